@@ -1,0 +1,77 @@
+//! One module per network behind one [`Publisher`] trait. Each module speaks the network's
+//! real HTTP API and decides, once, the class of every error (`outpost_core::ErrorClass`).
+//!
+//! A network module never sleeps, retries or schedules: it makes one attempt and reports what
+//! happened; the dispatcher decides what to do next.
+
+pub mod bluesky;
+pub mod http;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use outpost_auth::SecretStore;
+use outpost_core::{Account, Network, Part, PublishError, PublishedPart};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Everything a network needs to publish one part of one target.
+#[derive(Debug, Clone, Copy)]
+pub struct PartRequest<'a> {
+    pub post_id: &'a str,
+    pub target_id: &'a str,
+    pub account: &'a Account,
+    /// 0 for the post itself, 1.. for later thread parts.
+    pub part_index: usize,
+    /// The part as it goes to this network (variant text already applied).
+    pub part: &'a Part,
+    /// Parts of this thread already published, in order.
+    pub previous: &'a [PublishedPart],
+    /// The handle chosen by [`Publisher::new_client_handle`] and persisted before the call
+    /// (a Bluesky record key), if the network has one.
+    pub client_handle: Option<&'a str>,
+    /// When the intent was first recorded (used as the post's `createdAt`).
+    pub intent_at: DateTime<Utc>,
+}
+
+/// What a reconciliation lookup found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The part is live on the network.
+    Found(PublishedPart),
+    /// Provably not published: a retry is safe.
+    NotFound,
+    /// The network cannot tell (no read access, no handle): the user must decide.
+    CannotTell(String),
+}
+
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    fn network(&self) -> Network;
+
+    /// A client-chosen handle that makes a retried create recognisable (Bluesky: a TID record
+    /// key), chosen once per idempotency key and stored before the first call.
+    fn new_client_handle(&self, idempotency_key: &str, now: DateTime<Utc>) -> Option<String>;
+
+    /// Publishes one part. One attempt, no retries.
+    async fn publish(&self, req: &PartRequest<'_>) -> Result<PublishedPart, PublishError>;
+
+    /// Asks the network whether an attempt whose outcome is unknown went out.
+    async fn lookup(&self, req: &PartRequest<'_>) -> Result<Lookup, PublishError>;
+
+    /// Renews the account's credentials (one refresh). `Reauth` means the user must reconnect.
+    async fn refresh(&self, account: &Account) -> Result<(), PublishError>;
+
+    /// A cheap authenticated read, used to probe an open circuit breaker (never a publish).
+    async fn probe(&self, account: &Account) -> Result<(), PublishError>;
+}
+
+/// The publishers Outpost has, keyed by network, with base URLs from the environment
+/// (`OUTPOST_<NETWORK>_BASE_URL`).
+pub fn publishers(secrets: Arc<dyn SecretStore>) -> HashMap<Network, Arc<dyn Publisher>> {
+    let mut map: HashMap<Network, Arc<dyn Publisher>> = HashMap::new();
+    map.insert(
+        Network::Bluesky,
+        Arc::new(bluesky::Bluesky::from_env(secrets)),
+    );
+    map
+}
