@@ -199,3 +199,60 @@ impl SecretError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_errors_are_the_retryable_ones() {
+        let locked = SecretError::KeychainLocked {
+            backend: "keychain:secret-service",
+            detail: "locked".into(),
+        };
+        assert!(locked.is_transient());
+        assert!(SecretError::KeychainBusy {
+            backend: "keychain:secret-service",
+            detail: "NoReply".into(),
+        }
+        .is_transient());
+        assert!(
+            SecretError::io("reading", "x", io::Error::from(io::ErrorKind::Interrupted))
+                .is_transient()
+        );
+        assert!(!SecretError::MissingKey.is_transient());
+        assert!(!SecretError::KeychainUnavailable {
+            detail: String::new()
+        }
+        .is_transient());
+        assert!(!SecretError::WrongKey { path: "x".into() }.is_transient());
+        assert!(
+            !SecretError::io("reading", "x", io::Error::from(io::ErrorKind::NotFound))
+                .is_transient()
+        );
+    }
+
+    #[test]
+    fn messages_name_the_fix() {
+        let unavailable = SecretError::KeychainUnavailable {
+            detail: "no bus".into(),
+        }
+        .to_string();
+        assert!(unavailable.starts_with(
+            "keychain: no Secret Service or kernel keyring is available — start a keyring daemon, or set OUTPOST_SECRET_STORE=file with OUTPOST_SECRETS_KEY"
+        ));
+        let wrong = SecretError::WrongKey {
+            path: "/d/secrets.enc".into(),
+        }
+        .to_string();
+        assert!(wrong.starts_with(
+            "secret store: the key does not open /d/secrets.enc (wrong OUTPOST_SECRETS_KEY?)"
+        ));
+        let corrupt = SecretError::Corrupt {
+            path: "/d/secrets.enc".into(),
+            reason: "it is truncated".into(),
+        }
+        .to_string();
+        assert!(corrupt.starts_with("secret store: /d/secrets.enc is corrupt (it is truncated)"));
+    }
+}

@@ -287,10 +287,17 @@ impl EncryptedFileStore {
         kdf_for_new_files
             .argon2()
             .map_err(|err| SecretError::Crypto(format!("invalid Argon2 parameters: {err}")))?;
+        let Some(file_name) = path.file_name() else {
+            return Err(SecretError::io(
+                "opening",
+                path,
+                io::Error::new(io::ErrorKind::InvalidInput, "not a file path"),
+            ));
+        };
         let parent = parent_dir(path);
         create_private_dir(parent)?;
 
-        let mut lock_name = path.file_name().unwrap_or_default().to_owned();
+        let mut lock_name = file_name.to_owned();
         lock_name.push(".lock");
         let store = Self {
             path: path.to_owned(),
@@ -895,6 +902,67 @@ mod tests {
                         "lost {key}"
                     );
                 }
+            }
+        }
+    }
+
+    /// Set in the child processes of `concurrent_processes_lose_nothing`.
+    const CHILD_ENV: &str = "OUTPOST_AUTH_TEST_CHILD_WRITER";
+
+    #[test]
+    fn concurrent_processes_lose_nothing() {
+        const WRITES: usize = 20;
+        // Child mode: "<path>|<prefix>" → write WRITES keys and exit.
+        if let Ok(spec) = std::env::var(CHILD_ENV) {
+            let (path, prefix) = spec.split_once('|').unwrap();
+            let store = open(Path::new(path), "pw").unwrap();
+            for i in 0..WRITES {
+                store
+                    .set(
+                        &format!("{prefix}/{i}"),
+                        &Secret::new(format!("{prefix}-{i}")),
+                    )
+                    .unwrap();
+            }
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SECRETS_FILE_NAME);
+        let store = open(&path, "pw").unwrap();
+        // Two other processes (this test binary re-run in child mode) and this one write
+        // at the same time; flock must keep every read-modify-write whole.
+        let exe = std::env::current_exe().unwrap();
+        let children: Vec<_> = ["child-a", "child-b"]
+            .iter()
+            .map(|prefix| {
+                std::process::Command::new(&exe)
+                    .args([
+                        "--exact",
+                        "file::tests::concurrent_processes_lose_nothing",
+                        "--test-threads",
+                        "1",
+                    ])
+                    .env(CHILD_ENV, format!("{}|{prefix}", path.display()))
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for i in 0..WRITES {
+            store
+                .set(&format!("parent/{i}"), &Secret::new(format!("parent-{i}")))
+                .unwrap();
+        }
+        for mut child in children {
+            assert!(child.wait().unwrap().success(), "child writer failed");
+        }
+        for prefix in ["parent", "child-a", "child-b"] {
+            for i in 0..WRITES {
+                assert_eq!(
+                    store.get(&format!("{prefix}/{i}")).unwrap(),
+                    Some(Secret::new(format!("{prefix}-{i}"))),
+                    "lost {prefix}/{i}"
+                );
             }
         }
     }

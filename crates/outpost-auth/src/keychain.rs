@@ -414,3 +414,59 @@ mod platform {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_lazy_and_debug_shows_no_secrets() {
+        // Creating a store must not talk to any keychain.
+        let store = KeychainStore::new("outpost-unit", Backend::Keyutils);
+        assert_eq!(store.service(), "outpost-unit");
+        assert_eq!(store.backend(), Backend::Keyutils);
+        assert!(store.resolved.lock().unwrap().is_none());
+        assert_eq!(store.kind(), "keychain:keyutils");
+        assert!(format!("{store:?}").contains("outpost-unit"));
+    }
+
+    #[test]
+    fn keyring_errors_never_carry_the_value() {
+        let err = map_error(
+            Resolved::SecretService,
+            "account/1/session",
+            keyring::Error::BadEncoding(b"raw-secret-bytes".to_vec()),
+        );
+        assert!(!format!("{err:?}").contains("raw-secret"));
+        assert!(!err.to_string().contains("raw-secret"));
+        assert!(matches!(err, SecretError::KeychainBadEncoding { .. }));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn secret_service_failures_are_classified_by_dbus_error_name() {
+        let classify = |name: &str| {
+            let inner = dbus_secret_service::Error::Dbus(dbus::Error::new_custom(name, "msg"));
+            platform::classify_failure(Resolved::SecretService, &inner)
+        };
+        assert!(matches!(
+            classify("org.freedesktop.DBus.Error.ServiceUnknown"),
+            SecretError::KeychainUnavailable { .. }
+        ));
+        assert!(matches!(
+            classify("org.freedesktop.DBus.Error.NotSupported"),
+            SecretError::KeychainUnavailable { .. }
+        ));
+        let busy = classify("org.freedesktop.DBus.Error.NoReply");
+        assert!(busy.is_transient(), "{busy:?}");
+        assert!(matches!(
+            classify("org.example.Weird"),
+            SecretError::KeychainFailure { .. }
+        ));
+        let locked = platform::classify_failure(
+            Resolved::SecretService,
+            &dbus_secret_service::Error::Locked,
+        );
+        assert!(locked.is_transient());
+    }
+}

@@ -51,6 +51,8 @@ pub struct EngineConfig {
     pub breaker: BreakerPolicy,
     /// Two-phase work that never finishes fails after this long.
     pub processing_timeout: Duration,
+    /// Per-network quotas to use instead of the documented defaults (settings, tests).
+    pub quotas: HashMap<Network, Vec<outpost_core::retry::Quota>>,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +67,7 @@ impl Default for EngineConfig {
             retry: RetryPolicy::default(),
             breaker: BreakerPolicy::default(),
             processing_timeout: Duration::from_secs(30 * 60),
+            quotas: HashMap::new(),
         }
     }
 }

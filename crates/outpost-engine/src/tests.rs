@@ -1,1 +1,635 @@
+//! Dispatcher tests: the real store, the real Bluesky client and the test kit's Bluesky fake
+//! over loopback HTTP; only time is simulated (a manual clock), so nothing sleeps for real
+//! except while waiting for the engine to react.
 
+use super::*;
+use chrono::{TimeZone, Utc};
+use outpost_auth::{MemoryStore, Secret, SecretStore};
+use outpost_core::{
+    Account, AccountStatus, ManualClock, Part, PostContent, PostStatus, TargetState,
+};
+use outpost_networks::bluesky::Bluesky;
+use outpost_store::NewPost;
+use outpost_testkit::bluesky::{BlueskyFake, Fault, FaultKind, RetryAfter};
+
+struct Rig {
+    fake: BlueskyFake,
+    did: String,
+    store: Store,
+    clock: ManualClock,
+    account: Account,
+    secrets: Arc<dyn SecretStore>,
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+async fn rig() -> Rig {
+    let fake = BlueskyFake::start().await.expect("fake");
+    let did = fake.add_account("alice.test", "app-pass-1234-abcd");
+    let secrets: Arc<dyn SecretStore> = Arc::new(MemoryStore::new());
+    let store = Store::open_in_memory().expect("store");
+    let bsky = Bluesky::new(fake.entryway_url(), fake.entryway_url(), secrets.clone());
+    let account_id = outpost_core::ids::new_id("a");
+    let c = bsky
+        .connect(
+            &account_id,
+            "alice.test",
+            None,
+            &Secret::new("app-pass-1234-abcd"),
+        )
+        .await
+        .expect("connect");
+    let account = Account {
+        id: account_id,
+        network: Network::Bluesky,
+        handle: c.handle.clone(),
+        remote_id: Some(c.did.clone()),
+        display_name: None,
+        status: AccountStatus::Active,
+        status_reason: None,
+        token_expires_at: None,
+        settings: serde_json::json!({"pds": c.pds}),
+        created_at: t0(),
+    };
+    store.insert_account(&account).expect("account");
+    Rig {
+        fake,
+        did,
+        store,
+        clock: ManualClock::new(t0()),
+        account,
+        secrets,
+    }
+}
+
+impl Rig {
+    fn engine(&self, config: EngineConfig) -> Engine {
+        let bsky = Bluesky::new(
+            self.fake.entryway_url(),
+            self.fake.entryway_url(),
+            self.secrets.clone(),
+        );
+        let mut publishers: HashMap<Network, Arc<dyn Publisher>> = HashMap::new();
+        publishers.insert(Network::Bluesky, Arc::new(bsky));
+        Engine::new(
+            self.store.clone(),
+            Arc::new(self.clock.clone()),
+            publishers,
+            config,
+        )
+    }
+
+    fn schedule(&self, parts: &[&str], at: chrono::DateTime<Utc>) -> String {
+        let content = PostContent {
+            parts: parts
+                .iter()
+                .map(|t| Part {
+                    text: t.to_string(),
+                    media: vec![],
+                })
+                .collect(),
+            ..Default::default()
+        };
+        self.store
+            .create_post(
+                &NewPost {
+                    content,
+                    scheduled_at: Some(at),
+                    time_zone: "UTC".into(),
+                    draft: false,
+                    targets: vec![(self.account.id.clone(), Network::Bluesky)],
+                },
+                self.clock.now().min(at),
+            )
+            .expect("post")
+    }
+
+    fn post(&self, id: &str) -> outpost_core::Post {
+        self.store.post(id).expect("read").expect("post exists")
+    }
+
+    fn target_state(&self, id: &str) -> TargetState {
+        self.post(id).targets[0].state
+    }
+
+    /// Waits (real time, bounded) until `f` holds.
+    async fn until(&self, what: &str, f: impl Fn(&Rig) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !f(self) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for: {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    fn records(&self) -> usize {
+        self.fake.records(&self.did).len()
+    }
+}
+
+fn start(
+    engine: &Engine,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), EngineError>>,
+) {
+    let cancel = CancellationToken::new();
+    let e = engine.clone();
+    let c = cancel.clone();
+    (
+        cancel,
+        tokio::spawn(async move { e.run(RunMode::Forever, c).await }),
+    )
+}
+
+async fn stop(cancel: CancellationToken, h: tokio::task::JoinHandle<Result<(), EngineError>>) {
+    cancel.cancel();
+    h.await.expect("join").expect("engine ran cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_at_the_due_time_and_not_before() {
+    let r = rig().await;
+    let engine = r.engine(EngineConfig::default());
+    let id = r.schedule(
+        &["hello from the dispatcher"],
+        t0() + chrono::Duration::minutes(10),
+    );
+    let (cancel, h) = start(&engine);
+    r.clock.advance(chrono::Duration::minutes(9));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(r.records(), 0, "nothing may go out before the due time");
+    assert_eq!(r.target_state(&id), TargetState::Scheduled);
+    r.clock.advance(chrono::Duration::minutes(1));
+    r.until("published", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    assert_eq!(r.records(), 1);
+    let p = r.post(&id);
+    assert_eq!(p.status, PostStatus::Published);
+    assert!(p.targets[0]
+        .remote_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://bsky.app/profile/")));
+    let attempts = r.store.attempts(&p.targets[0].id).expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].status, "succeeded");
+    assert_eq!(
+        attempts[0].started_at,
+        t0() + chrono::Duration::minutes(10),
+        "sent at the due instant"
+    );
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_post_wakes_the_dispatcher_at_once() {
+    let r = rig().await;
+    let engine = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&engine);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let id = r.schedule(&["now"], r.clock.now());
+    engine.wake();
+    r.until("published without the clock moving", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_retried_with_backoff_then_published() {
+    let r = rig().await;
+    r.fake.push_fault(Fault::status(
+        "com.atproto.repo.createRecord",
+        3,
+        503,
+        "NotEnoughResources",
+        "busy",
+    ));
+    let engine = r.engine(EngineConfig::default());
+    let id = r.schedule(&["persistent"], t0());
+    let (cancel, h) = start(&engine);
+    r.until("first failure", |r| r.post(&id).targets[0].attempts == 1)
+        .await;
+    let t = r.post(&id).targets.remove(0);
+    assert_eq!(t.state, TargetState::Scheduled);
+    let wait = t.next_attempt_at.expect("retry time") - t0();
+    assert!(
+        wait <= chrono::Duration::seconds(2),
+        "first retry within the 2 s ceiling, got {wait}"
+    );
+    assert!(
+        t.wait_reason
+            .as_deref()
+            .is_some_and(|w| w.contains("retry 1 of 5")),
+        "{:?}",
+        t.wait_reason
+    );
+    for _ in 0..20 {
+        if r.target_state(&id) == TargetState::Published {
+            break;
+        }
+        r.clock.advance(chrono::Duration::seconds(20));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    r.until("published after retries", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    assert_eq!(r.records(), 1, "exactly one post");
+    let attempts = r
+        .store
+        .attempts(&r.post(&id).targets[0].id)
+        .expect("attempts");
+    assert_eq!(
+        attempts
+            .iter()
+            .map(|a| a.status.as_str())
+            .collect::<Vec<_>>(),
+        vec!["failed", "failed", "failed", "succeeded"]
+    );
+    assert!(attempts[0]
+        .message
+        .as_deref()
+        .is_some_and(|m| m.starts_with("Bluesky:")));
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_waits_until_retry_after() {
+    let r = rig().await;
+    r.fake.push_fault(Fault::new(
+        "com.atproto.repo.createRecord",
+        1,
+        FaultKind::RateLimited {
+            retry_after: RetryAfter::Seconds(120),
+        },
+    ));
+    let engine = r.engine(EngineConfig::default());
+    let id = r.schedule(&["limited"], t0());
+    let (cancel, h) = start(&engine);
+    r.until("rate limited", |r| {
+        r.post(&id).targets[0].error_class.as_deref() == Some("rate_limited")
+    })
+    .await;
+    let t = r.post(&id).targets.remove(0);
+    assert_eq!(
+        t.next_attempt_at,
+        Some(t0() + chrono::Duration::seconds(120))
+    );
+    assert!(t
+        .wait_reason
+        .as_deref()
+        .is_some_and(|w| w.contains("rate limited")));
+    r.clock.advance(chrono::Duration::seconds(119));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(r.records(), 0, "not before Retry-After");
+    r.clock.advance(chrono::Duration::seconds(1));
+    r.until("published after the wait", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    assert_eq!(r.fake.count("com.atproto.repo.createRecord"), 2);
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_access_token_is_refreshed_and_published_once() {
+    let r = rig().await;
+    r.fake.expire_access_tokens();
+    let engine = r.engine(EngineConfig::default());
+    let id = r.schedule(&["after refresh"], t0());
+    let (cancel, h) = start(&engine);
+    r.until("published", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    assert_eq!(r.records(), 1);
+    assert!(r.fake.count("com.atproto.server.refreshSession") >= 1);
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_app_password_marks_the_account_and_fails_with_the_reason() {
+    let r = rig().await;
+    r.fake.revoke_sessions("alice.test");
+    r.fake.revoke_app_password("alice.test");
+    let engine = r.engine(EngineConfig::default());
+    let mut events = engine.subscribe();
+    let id = r.schedule(&["doomed"], t0());
+    let id2 = r.schedule(&["also doomed"], t0());
+    let (cancel, h) = start(&engine);
+    r.until("failed", |r| {
+        r.target_state(&id) == TargetState::Failed && r.target_state(&id2) == TargetState::Failed
+    })
+    .await;
+    let a = r
+        .store
+        .account(&r.account.id)
+        .expect("read")
+        .expect("account");
+    assert_eq!(a.status, AccountStatus::NeedsReconnect);
+    let err = r.post(&id).targets[0]
+        .last_error
+        .clone()
+        .unwrap_or_default();
+    assert!(
+        err.starts_with("Bluesky:") && err.to_lowercase().contains("reconnect"),
+        "{err}"
+    );
+    assert!(!err.contains("app-pass-1234-abcd"));
+    let mut saw = false;
+    while let Ok(ev) = events.try_recv() {
+        saw |= matches!(ev, Event::AccountNeedsReconnect { .. });
+    }
+    assert!(saw, "an AccountNeedsReconnect event was sent");
+    assert_eq!(r.records(), 0);
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_response_is_reconciled_never_reposted() {
+    let r = rig().await;
+    r.fake.push_fault(Fault::new(
+        "com.atproto.repo.createRecord",
+        1,
+        FaultKind::DropAfterCommit,
+    ));
+    let engine = r.engine(EngineConfig::default());
+    let id = r.schedule(&["maybe sent"], t0());
+    let (cancel, h) = start(&engine);
+    r.until("published", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    assert_eq!(r.records(), 1, "the record exists once");
+    assert_eq!(
+        r.fake.count("com.atproto.repo.createRecord"),
+        1,
+        "no second create"
+    );
+    let attempts = r
+        .store
+        .attempts(&r.post(&id).targets[0].id)
+        .expect("attempts");
+    assert_eq!(attempts[0].status, "reconciled");
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thread_part_failure_resumes_from_the_failed_part() {
+    let r = rig().await;
+    let id = r.schedule(&["p1", "p2", "p3"], t0());
+    // Fail the first createRecord of part 3 only: let two creates through by delaying the
+    // fault: push it after two records exist.
+    let engine = r.engine(EngineConfig {
+        per_network: 1,
+        ..EngineConfig::default()
+    });
+    r.fake.push_fault(Fault::new(
+        "com.atproto.repo.createRecord",
+        1,
+        FaultKind::DelayBefore(std::time::Duration::from_millis(300)),
+    ));
+    let (cancel, h) = start(&engine);
+    r.until("two parts", |r| r.records() >= 2).await;
+    r.fake.push_fault(Fault::status(
+        "com.atproto.repo.createRecord",
+        1,
+        502,
+        "UpstreamFailure",
+        "upstream",
+    ));
+    r.until("published or retrying", |r| {
+        let t = &r.post(&id).targets[0];
+        t.state == TargetState::Published || t.attempts > 0
+    })
+    .await;
+    for _ in 0..10 {
+        if r.target_state(&id) == TargetState::Published {
+            break;
+        }
+        r.clock.advance(chrono::Duration::seconds(10));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    r.until("published", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    stop(cancel, h).await;
+    let recs = r.fake.records(&r.did);
+    assert_eq!(recs.len(), 3, "each part exactly once");
+    let texts: Vec<&str> = recs
+        .iter()
+        .filter_map(|x| x.value["text"].as_str())
+        .collect();
+    assert_eq!(texts, vec!["p1", "p2", "p3"]);
+    assert_eq!(r.post(&id).targets[0].progress.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_on_one_database_publish_each_target_once() {
+    let r = rig().await;
+    r.fake.set_latency(std::time::Duration::from_millis(20));
+    let ids: Vec<String> = (0..20)
+        .map(|i| r.schedule(&[&format!("post {i}")], t0()))
+        .collect();
+    let e1 = r.engine(EngineConfig {
+        runner_kind: "one".into(),
+        ..EngineConfig::default()
+    });
+    let e2 = r.engine(EngineConfig {
+        runner_kind: "two".into(),
+        ..EngineConfig::default()
+    });
+    let (c1, h1) = start(&e1);
+    let (c2, h2) = start(&e2);
+    r.until("all published", |r| {
+        ids.iter()
+            .all(|id| r.target_state(id) == TargetState::Published)
+    })
+    .await;
+    stop(c1, h1).await;
+    stop(c2, h2).await;
+    assert_eq!(r.records(), 20);
+    assert_eq!(r.fake.count("com.atproto.repo.createRecord"), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_up_publishes_recent_and_misses_old_posts() {
+    let r = rig().await;
+    // Written long ago: due 1 h and 3 h before "now".
+    let recent = r.schedule(&["recent"], t0() - chrono::Duration::hours(1));
+    let old = r.schedule(&["old"], t0() - chrono::Duration::hours(3));
+    let engine = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&engine);
+    r.until("settled", |r| {
+        r.target_state(&recent) == TargetState::Published
+            && r.target_state(&old) == TargetState::Missed
+    })
+    .await;
+    stop(cancel, h).await;
+    let t = r.post(&old).targets.remove(0);
+    assert!(
+        t.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("missed") && e.contains("catch-up window")),
+        "{:?}",
+        t.last_error
+    );
+    assert_eq!(r.post(&old).status, PostStatus::NeedsAttention);
+    assert_eq!(r.records(), 1);
+    // The user decides: publish now.
+    r.store
+        .retry_post(&old, None, r.clock.now())
+        .expect("retry");
+    let (cancel, h) = start(&engine);
+    r.until("published on request", |r| {
+        r.target_state(&old) == TargetState::Published
+    })
+    .await;
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breaker_opens_after_five_failures_and_probes_with_a_read() {
+    let r = rig().await;
+    r.fake.push_fault(Fault::status(
+        "com.atproto.repo.createRecord",
+        5,
+        503,
+        "NotEnoughResources",
+        "down",
+    ));
+    let engine = r.engine(EngineConfig {
+        concurrency: 1,
+        ..EngineConfig::default()
+    });
+    let ids: Vec<String> = (0..7)
+        .map(|i| r.schedule(&[&format!("b{i}")], t0()))
+        .collect();
+    let (cancel, h) = start(&engine);
+    r.until("breaker open", |r| {
+        r.store
+            .breaker("network:bluesky")
+            .map(|b| b.open_until.is_some())
+            .unwrap_or(false)
+    })
+    .await;
+    r.until("others wait with a reason", |r| {
+        ids.iter()
+            .filter(|id| {
+                r.post(id).targets[0]
+                    .wait_reason
+                    .as_deref()
+                    .is_some_and(|w| w.contains("failing repeatedly"))
+            })
+            .count()
+            >= 1
+    })
+    .await;
+    let creates = r.fake.count("com.atproto.repo.createRecord");
+    assert_eq!(creates, 5, "no publish while the breaker is open");
+    let reads = r.fake.count("com.atproto.server.getSession");
+    r.clock.advance(chrono::Duration::seconds(31));
+    r.until("probe ran", |r| {
+        r.fake.count("com.atproto.server.getSession") > reads
+    })
+    .await;
+    for _ in 0..30 {
+        if ids
+            .iter()
+            .all(|id| r.target_state(id) == TargetState::Published)
+        {
+            break;
+        }
+        r.clock.advance(chrono::Duration::seconds(30));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    r.until("all published", |r| {
+        ids.iter()
+            .all(|id| r.target_state(id) == TargetState::Published)
+    })
+    .await;
+    assert_eq!(r.records(), 7);
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_makes_targets_wait_with_a_visible_reason() {
+    let r = rig().await;
+    let mut quotas = HashMap::new();
+    quotas.insert(
+        Network::Bluesky,
+        vec![outpost_core::retry::Quota {
+            max: 2,
+            window: std::time::Duration::from_secs(3600),
+            source: "test cap",
+        }],
+    );
+    let engine = r.engine(EngineConfig {
+        concurrency: 1,
+        quotas,
+        ..EngineConfig::default()
+    });
+    let ids: Vec<String> = (0..3)
+        .map(|i| r.schedule(&[&format!("q{i}")], t0()))
+        .collect();
+    let (cancel, h) = start(&engine);
+    r.until("two out, one waiting", |r| {
+        ids.iter()
+            .filter(|id| r.target_state(id) == TargetState::Published)
+            .count()
+            == 2
+            && ids.iter().any(|id| {
+                r.post(id).targets[0]
+                    .wait_reason
+                    .as_deref()
+                    .is_some_and(|w| w.contains("limit reached"))
+            })
+    })
+    .await;
+    let waiting = ids
+        .iter()
+        .find(|id| r.target_state(id) == TargetState::Scheduled)
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        r.post(&waiting).targets[0].next_attempt_at,
+        Some(t0() + chrono::Duration::hours(1))
+    );
+    r.clock.advance(chrono::Duration::hours(1));
+    r.until("third published after the window", |r| {
+        r.target_state(&waiting) == TargetState::Published
+    })
+    .await;
+    stop(cancel, h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_mode_publishes_what_is_due_and_returns() {
+    let r = rig().await;
+    let due = r.schedule(&["due"], t0());
+    let later = r.schedule(&["later"], t0() + chrono::Duration::hours(1));
+    let engine = r.engine(EngineConfig::default());
+    engine
+        .run(
+            RunMode::Once {
+                start: t0(),
+                settle: std::time::Duration::from_secs(60),
+            },
+            CancellationToken::new(),
+        )
+        .await
+        .expect("once");
+    assert_eq!(r.target_state(&due), TargetState::Published);
+    assert_eq!(r.target_state(&later), TargetState::Scheduled);
+}

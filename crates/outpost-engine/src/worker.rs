@@ -204,7 +204,13 @@ async fn run(
     }
 
     // Quotas: documented per-account caps over rolling windows.
-    for q in default_quotas(target.network) {
+    let quotas = inner
+        .config
+        .quotas
+        .get(&target.network)
+        .cloned()
+        .unwrap_or_else(|| default_quotas(target.network));
+    for q in quotas {
         let since = now - chrono_dur(q.window);
         let id = account.id.clone();
         let (used, oldest) = blocking(store, move |s| s.published_count(&id, since)).await?;
@@ -593,13 +599,19 @@ async fn after_error(
             }
             failed(reason, "reauth")
         }
-        ErrorClass::RateLimited { until } => Transition::Retry {
-            at: until.max(now),
+        ErrorClass::RateLimited { until } => {
+            // Networks state resets in wall-clock time; carry the wait over to our clock.
+            // Rounded up to whole seconds: never earlier than the reset.
+            let wait_ms = (until - Utc::now()).num_milliseconds().max(0);
+            let until = now + chrono::Duration::seconds((wait_ms + 999) / 1000);
+            Transition::Retry {
+            at: until,
             reason: format!("{name}: rate limited — waiting until {}", fmt_time(until)),
             error: Some(message),
             class: Some("rate_limited".into()),
             count_attempt: false,
-        },
+        }
+        }
         ErrorClass::Transient { retry_after } => {
             let policy = inner.config.breaker;
             for scope in [format!("network:{}", target.network), format!("account:{}", account.id)] {

@@ -788,7 +788,6 @@ impl Bluesky {
         let host = current
             .and_then(|s| s.service.clone())
             .or_else(|| current.map(|s| s.pds.clone()))
-            .or_else(|| account.setting("login").map(str::to_string))
             .or_else(|| account.setting("pds").map(str::to_string))
             .unwrap_or_else(|| self.entryway.clone());
         let host = host.trim_end_matches('/').to_string();
@@ -1397,23 +1396,38 @@ impl Publisher for Bluesky {
                 "Bluesky: no record key was stored for this attempt, so Outpost cannot look it up — check the account's posts and confirm".into(),
             ));
         };
-        let cached = self.cached(req.account).await?;
-        let did = req
+        // `getRecord` is public: no login is needed, so reconciliation still works when the
+        // credentials do not (a revoked app password must not hide a post that went out).
+        let cached = match self.cache_get(&req.account.id) {
+            Some(c) => Some(c.session),
+            None => self.load_session(&req.account.id).await.ok().flatten(),
+        };
+        let pds = cached
+            .as_ref()
+            .map(|s| s.pds.clone())
+            .or_else(|| req.account.setting("pds").map(str::to_string))
+            .unwrap_or_else(|| self.entryway.clone());
+        let Some(did) = req
             .account
             .remote_id
             .clone()
-            .unwrap_or_else(|| cached.session.did.clone());
-        let mut secrets: Vec<&str> = cached.session.secrets().to_vec();
-        if let Some(p) = &cached.app_password {
-            secrets.push(p.expose());
-        }
+            .or_else(|| cached.as_ref().map(|s| s.did.clone()))
+        else {
+            return Ok(Lookup::CannotTell(
+                "Bluesky: the account's DID is not known, so Outpost cannot look the post up — reconnect the account, then check its posts".into(),
+            ));
+        };
+        let secrets: Vec<&str> = cached
+            .as_ref()
+            .map(|s| s.secrets().to_vec())
+            .unwrap_or_default();
         let found = self
             .get_post(
                 &req.account.id,
-                &cached.session.pds,
+                &pds,
                 &did,
                 rkey,
-                &cached.session.handle,
+                &req.account.handle,
                 &secrets,
             )
             .await?;
@@ -1563,6 +1577,30 @@ mod tests {
         assert!(!reply(400, r#"{"error":"InvalidToken"}"#, &[]).is_expired_session());
         assert!(reply(400, r#"{"error":"InvalidToken"}"#, &[]).is_dead_session());
         assert!(!reply(400, r#"{"error":"InvalidRequest"}"#, &[]).is_dead_session());
+    }
+
+    #[tokio::test]
+    async fn handles_and_dids_resolve_to_the_pds_through_the_plc_directory() {
+        let fake = outpost_testkit::bluesky::BlueskyFake::start()
+            .await
+            .expect("fake");
+        let did = fake.add_account("carol.test", "carol-pass-0000");
+        let store: Arc<dyn SecretStore> = Arc::new(outpost_auth::MemoryStore::new());
+        let bsky = Bluesky::new(
+            fake.entryway_url(),
+            format!("{}/", fake.entryway_url()),
+            store,
+        );
+        assert_eq!(
+            bsky.resolve_handle("carol.test").await.as_deref(),
+            Some(did.as_str())
+        );
+        assert_eq!(bsky.resolve_pds(&did).await, Ok(fake.pds_url()));
+        assert!(bsky
+            .resolve_pds("did:plc:aaaaaaaaaaaaaaaaaaaaaaaa")
+            .await
+            .is_err());
+        assert!(bsky.resolve_pds("did:key:z6Mk").await.is_err());
     }
 
     #[test]

@@ -657,6 +657,16 @@ async fn a_revoked_app_password_needs_the_user_and_leaks_nothing() {
     let e = env.bsky.probe(&env.account).await.expect_err("probe fails");
     assert_eq!(e.class, ErrorClass::Reauth);
     env.assert_clean(&e);
+
+    // Reconciliation needs no login: it still works with dead credentials.
+    let part = text_part("never");
+    let rkey = env.rkey("k-revoked");
+    let found = env
+        .bsky
+        .lookup(&env.req(&part, &[], Some(&rkey)))
+        .await
+        .expect("lookup");
+    assert_eq!(found, Lookup::NotFound);
 }
 
 #[tokio::test]

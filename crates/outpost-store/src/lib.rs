@@ -774,7 +774,7 @@ impl Store {
                 params![id, account_id, to_ms(now)],
             )?;
             let n = tx.execute(
-                "UPDATE targets SET state = 'scheduled', next_attempt_at = ?3, attempts = 0, wait_reason = NULL,
+                "UPDATE targets SET state = 'scheduled', due_at = ?3, next_attempt_at = ?3, attempts = 0, wait_reason = NULL,
                     last_error = NULL, error_class = NULL, phase = NULL, processing_since = NULL, updated_at = ?3
                  WHERE post_id = ?1 AND (?2 IS NULL OR account_id = ?2)
                    AND state IN ('failed','missed','unconfirmed') AND lease_owner IS NULL",
@@ -1253,7 +1253,7 @@ impl Store {
     ) -> Result<(u32, Option<DateTime<Utc>>)> {
         self.read(|c| {
             let (n, oldest): (i64, Option<i64>) = c.query_row(
-                "SELECT count(*), min(started_at) FROM attempts WHERE account_id = ?1 AND status IN ('succeeded','reconciled','sending','unknown') AND started_at >= ?2",
+                "SELECT count(*), min(started_at) FROM attempts WHERE account_id = ?1 AND status IN ('succeeded','reconciled','sending','unknown') AND started_at > ?2",
                 params![account_id, to_ms(since)],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
