@@ -210,6 +210,7 @@ impl Engine {
         loop {
             let now = clock.now();
             if now >= next_recover {
+                reap_dead_runners(&store, &runner, now).await?;
                 let recovered = blocking(&store, move |s| s.recover_expired_leases(now)).await?;
                 if !recovered.is_empty() {
                     tracing::warn!(
@@ -256,7 +257,13 @@ impl Engine {
             let next_due = blocking(&store, move |s| s.next_wake_due_before(due_before)).await?;
             let at_capacity = capacity.available_permits() == 0;
             let mut wake_at = now + chrono_dur(inner.config.max_sleep);
-            wake_at = wake_at.min(next_recover).min(next_renew);
+            wake_at = wake_at.min(next_recover);
+            if in_flight > 0 {
+                // Leases need renewing only while we hold some.
+                wake_at = wake_at.min(next_renew);
+            } else {
+                next_renew = next_renew.max(now + chrono_dur(inner.config.lease / 3));
+            }
             if let Some(d) = next_due {
                 if !(paused || at_capacity && d <= now) {
                     wake_at = wake_at.min(d.max(now));
@@ -321,6 +328,27 @@ impl Engine {
         tracing::info!(runner = %runner, "dispatcher stopped");
         Ok(())
     }
+}
+
+/// Expires the leases of runners on this machine whose process no longer exists (killed, or
+/// crashed), so their targets are recovered at once rather than after the lease runs out.
+/// Only Linux can tell (through /proc); elsewhere leases simply expire.
+async fn reap_dead_runners(store: &Store, me: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+    if !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    let me = me.to_string();
+    blocking(store, move |s| {
+        for r in s.runners()? {
+            let alive = std::path::Path::new(&format!("/proc/{}", r.pid)).exists();
+            if r.id != me && r.stopped_at.is_none() && r.pid != i64::from(std::process::id()) && !alive {
+                let n = s.expire_runner(&r.id, now)?;
+                tracing::warn!(runner = %r.id, pid = r.pid, leases = n, "a runner's process is gone; recovering its targets now");
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
 pub(crate) fn chrono_dur(d: Duration) -> chrono::Duration {

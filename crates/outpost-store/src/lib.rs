@@ -55,7 +55,13 @@ impl StoreError {
     }
     /// Errors that describe bad input (exit code 2 in the CLI).
     pub fn is_user_error(&self) -> bool {
-        matches!(self, StoreError::NotFound(_) | StoreError::Conflict(_))
+        matches!(
+            self,
+            StoreError::NotFound(_)
+                | StoreError::Conflict(_)
+                | StoreError::NotOutpost { .. }
+                | StoreError::TooNew { .. }
+        )
     }
 }
 
@@ -125,6 +131,8 @@ pub struct RunnerHealth {
     pub queue_depth: i64,
     pub in_flight: i64,
     pub stopped_at: Option<DateTime<Utc>>,
+    /// How many times the runner woke up since it started.
+    pub wakes: i64,
 }
 
 /// One row of the attempts log.
@@ -977,6 +985,22 @@ impl Store {
         })
     }
 
+    /// Expires at once the leases of a runner known to be dead (its process is gone), so
+    /// its targets are recovered now instead of when the lease runs out. Returns the number
+    /// of leases expired.
+    pub fn expire_runner(&self, runner: &str, now: DateTime<Utc>) -> Result<usize> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runners SET stopped_at = COALESCE(stopped_at, ?2) WHERE id = ?1",
+                params![runner, to_ms(now)],
+            )?;
+            Ok(tx.execute(
+                "UPDATE targets SET lease_until = ?2 - 1 WHERE lease_owner = ?1",
+                params![runner, to_ms(now)],
+            )?)
+        })
+    }
+
     /// Releases every lease of `runner` without changing state (clean shutdown): targets it
     /// had only claimed go back to `scheduled`.
     pub fn release_runner(&self, runner: &str, now: DateTime<Utc>) -> Result<usize> {
@@ -1333,7 +1357,7 @@ impl Store {
     ) -> Result<()> {
         self.write(|tx| {
             tx.execute(
-                "UPDATE runners SET heartbeat_at = ?2, last_wake_at = ?2, next_due_at = ?3, queue_depth = ?4, in_flight = ?5 WHERE id = ?1",
+                "UPDATE runners SET heartbeat_at = ?2, last_wake_at = ?2, next_due_at = ?3, queue_depth = ?4, in_flight = ?5, wakes = wakes + 1 WHERE id = ?1",
                 params![id, to_ms(now), opt_ms(next_due), queue_depth, in_flight],
             )?;
             Ok(())
@@ -1353,7 +1377,7 @@ impl Store {
     pub fn runners(&self) -> Result<Vec<RunnerHealth>> {
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT id, pid, kind, started_at, heartbeat_at, last_wake_at, next_due_at, queue_depth, in_flight, stopped_at
+                "SELECT id, pid, kind, started_at, heartbeat_at, last_wake_at, next_due_at, queue_depth, in_flight, stopped_at, wakes
                  FROM runners ORDER BY heartbeat_at DESC",
             )?;
             let rows = st.query_map([], |r| {
@@ -1368,6 +1392,7 @@ impl Store {
                     queue_depth: r.get(7)?,
                     in_flight: r.get(8)?,
                     stopped_at: r.get::<_, Option<i64>>(9)?.map(from_ms),
+                    wakes: r.get(10)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

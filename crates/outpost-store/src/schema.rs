@@ -116,4 +116,8 @@ CREATE TABLE settings (
     value TEXT NOT NULL
 ) STRICT;
 "#,
+    // 2: count every wake of a runner (idle wake-ups per minute are a measured budget).
+    r#"
+ALTER TABLE runners ADD COLUMN wakes INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

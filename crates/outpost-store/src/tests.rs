@@ -193,7 +193,7 @@ fn skip_lists_keep_targets_of_blocked_accounts_and_networks_waiting() {
     let a = account(&s, "alice.test");
     s.create_post(&new_post(&[&a], t0()), t0()).expect("post");
     assert!(s
-        .claim_due("r", t0(), LEASE, 10, &[a.id.clone()], &[])
+        .claim_due("r", t0(), LEASE, 10, std::slice::from_ref(&a.id), &[])
         .expect("claim")
         .is_empty());
     assert!(s
