@@ -15,6 +15,7 @@ pub fn init(data_dir: &Path, verbose: bool) -> Option<WorkerGuard> {
     let terminal = fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .compact()
         .with_filter(term_filter);
     let logs = data_dir.join("logs");

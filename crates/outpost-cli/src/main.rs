@@ -31,13 +31,19 @@ impl CliError {
     }
 }
 
+impl From<outpost_engine::api::ApiError> for CliError {
+    fn from(e: outpost_engine::api::ApiError) -> Self {
+        if e.is_invalid_input() {
+            CliError::Invalid(e.message)
+        } else {
+            CliError::Failed(e.message)
+        }
+    }
+}
+
 impl From<outpost_store::StoreError> for CliError {
     fn from(e: outpost_store::StoreError) -> Self {
-        if e.is_user_error() {
-            CliError::Invalid(e.to_string())
-        } else {
-            CliError::Failed(e.to_string())
-        }
+        outpost_engine::api::ApiError::from(e).into()
     }
 }
 

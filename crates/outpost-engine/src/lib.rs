@@ -10,6 +10,7 @@
 //!
 //! It never decides an error's class (the network modules do) and never talks to the GUI.
 
+pub mod api;
 mod events;
 pub mod media;
 pub mod watch;

@@ -7,8 +7,8 @@ use outpost_core::error::{sanitize_message, MAX_NETWORK_ERROR_CHARS};
 use outpost_core::ids::idempotency_key;
 use outpost_core::retry::{catch_up, default_quotas, BreakerDecision, CatchUp};
 use outpost_core::validate::{validate, Severity};
-use outpost_core::{Account, AccountStatus, ErrorClass, Post, PublishError, Target, TargetState};
-use outpost_networks::{Lookup, PartRequest, Publisher};
+use outpost_core::{Account, AccountStatus, ErrorClass, Post, PublishError, Target};
+use outpost_networks::{Lookup, PartOutcome, PartRequest, Publisher};
 use outpost_store::{AttemptEnd, Transition};
 use rand::SeedableRng;
 use std::sync::Arc;
@@ -72,7 +72,7 @@ fn emit_target(engine: &Engine, t: Target) {
         network = %t.network,
         account = %t.account_address,
         state = %t.state,
-        attempt = t.attempts,
+        attempts = t.attempts,
         error = t.last_error.as_deref().unwrap_or(""),
         "target changed"
     );
@@ -133,18 +133,30 @@ async fn run(
         )));
     };
 
-    // Two-phase work that never finishes.
-    if target.state == TargetState::Processing {
-        if let Some(since) = target.processing_since {
-            if now - since > chrono_dur(inner.config.processing_timeout) {
-                return Ok(Outcome::Move(failed(
-                    format!(
-                        "{name}: processing timed out after {} minutes — retry to upload again",
-                        inner.config.processing_timeout.as_secs() / 60
-                    ),
-                    "permanent",
-                )));
-            }
+    // Two-phase work that never finishes, or that the network let expire.
+    if let Some(since) = target.processing_since {
+        if now - since > chrono_dur(inner.config.processing_timeout) {
+            return Ok(Outcome::Move(failed(
+                format!(
+                    "{name}: processing timed out after {} minutes — retry to upload again",
+                    inner.config.processing_timeout.as_secs() / 60
+                ),
+                "permanent",
+            )));
+        }
+    }
+    if let Some(expiry) = target
+        .phase
+        .as_ref()
+        .and_then(|p| p.get("expires_at"))
+        .and_then(|v| v.as_str())
+        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+    {
+        if now > expiry.with_timezone(&Utc) {
+            return Ok(Outcome::Move(failed(
+                format!("{name}: the upload expired on {name}'s side before it could be published (containers expired) — retry to upload again"),
+                "permanent",
+            )));
         }
     }
 
@@ -244,6 +256,7 @@ async fn run(
 
     let parts = post.content.parts_for(target.network);
     let mut progress = target.progress.clone();
+    let phase = target.phase.clone();
     let mut refreshed = false;
     let mut reconciled_once = false;
     let mut i = progress.len();
@@ -354,11 +367,48 @@ async fn run(
             intent_at,
         };
         let started = Instant::now();
-        let result = publisher.publish(&req).await;
+        let continuing = phase
+            .as_ref()
+            .filter(|p| p.get("part").and_then(|v| v.as_u64()) == Some(i as u64));
+        let result = match continuing {
+            Some(p) => publisher.poll(&req, p).await,
+            None => publisher.start(&req).await,
+        };
         let duration_ms = started.elapsed().as_millis() as u64;
         let now = clock.now();
         match result {
-            Ok(published) => {
+            Ok(PartOutcome::Processing {
+                phase: mut next,
+                poll_after,
+            }) => {
+                tracing::info!(
+                    part = i,
+                    duration_ms,
+                    poll_in_ms = poll_after.as_millis() as u64,
+                    "processing on the network"
+                );
+                if let Some(obj) = next.as_object_mut() {
+                    obj.insert("part".into(), serde_json::json!(i));
+                }
+                blocking(store, move |s| {
+                    s.finish_attempt(
+                        attempt_id,
+                        AttemptEnd::Processing,
+                        None,
+                        None,
+                        None,
+                        None,
+                        now,
+                    )
+                })
+                .await?;
+                breaker_success(engine, target, &account).await?;
+                return Ok(Outcome::Move(Transition::Processing {
+                    phase: next,
+                    at: now + chrono_dur(poll_after),
+                }));
+            }
+            Ok(PartOutcome::Published(published)) => {
                 tracing::info!(attempt = target.attempts + 1, part = i, duration_ms, remote = %published.remote_id, "published");
                 let (id, r, p) = (
                     target.id.clone(),

@@ -33,6 +33,20 @@ pub struct PartRequest<'a> {
     pub intent_at: DateTime<Utc>,
 }
 
+/// What one step of a publish achieved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartOutcome {
+    /// The part is live.
+    Published(PublishedPart),
+    /// The network is still working on it (video processing, a container): the dispatcher
+    /// stores `phase` (before it is needed again) and calls [`Publisher::poll`] after
+    /// `poll_after`. `phase` may carry `"expires_at"` (RFC 3339): past it the work is dead.
+    Processing {
+        phase: serde_json::Value,
+        poll_after: std::time::Duration,
+    },
+}
+
 /// What a reconciliation lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -54,6 +68,27 @@ pub trait Publisher: Send + Sync {
 
     /// Publishes one part. One attempt, no retries.
     async fn publish(&self, req: &PartRequest<'_>) -> Result<PublishedPart, PublishError>;
+
+    /// Starts publishing one part: networks with asynchronous processing return
+    /// [`PartOutcome::Processing`]; the others publish at once (the default).
+    async fn start(&self, req: &PartRequest<'_>) -> Result<PartOutcome, PublishError> {
+        self.publish(req).await.map(PartOutcome::Published)
+    }
+
+    /// Continues two-phase work from its stored `phase`. One step, no waiting: the
+    /// dispatcher schedules the next poll.
+    async fn poll(
+        &self,
+        req: &PartRequest<'_>,
+        phase: &serde_json::Value,
+    ) -> Result<PartOutcome, PublishError> {
+        let _ = (req, phase);
+        Err(PublishError::new(
+            self.network(),
+            outpost_core::ErrorClass::Permanent,
+            "this network has no asynchronous processing to continue — retry the post",
+        ))
+    }
 
     /// Asks the network whether an attempt whose outcome is unknown went out.
     async fn lookup(&self, req: &PartRequest<'_>) -> Result<Lookup, PublishError>;

@@ -167,6 +167,8 @@ pub enum AttemptEnd {
     Reconciled,
     /// Reconciliation proved it was not published.
     NotPublished,
+    /// The network accepted the step and is processing it (two-phase work).
+    Processing,
 }
 
 impl AttemptEnd {
@@ -177,6 +179,7 @@ impl AttemptEnd {
             AttemptEnd::Unknown => "unknown",
             AttemptEnd::Reconciled => "reconciled",
             AttemptEnd::NotPublished => "not_published",
+            AttemptEnd::Processing => "processing",
         }
     }
 }

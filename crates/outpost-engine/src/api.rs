@@ -1,0 +1,651 @@
+//! The one surface every face calls: the desktop app's commands, the `outpost` CLI and the
+//! tests. Each operation is a short function over the store (and, to connect accounts, the
+//! networks); rules come from outpost-core. Errors cross to the faces as `{ code, message }`.
+
+use crate::media::attach;
+use crate::{SETTING_CATCH_UP_SECS, SETTING_PAUSED};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use outpost_auth::{Secret, SecretStore};
+use outpost_core::retry::{default_quotas, DEFAULT_CATCH_UP_WINDOW};
+use outpost_core::time::{check_not_past, local_zone_name, parse_schedule_time, parse_zone};
+use outpost_core::validate::{validate, Finding, Severity};
+use outpost_core::{Account, AccountStatus, Network, Part, Post, PostContent, PostStatus};
+use outpost_store::{Attempt, NewPost, RunnerHealth, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub const SETTING_TZ: &str = "time_zone";
+pub const SETTING_NOTIFICATIONS: &str = "notifications";
+pub const SETTING_START_AT_LOGIN: &str = "start_at_login";
+
+/// Where the UI branches on an error; everything else is in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidInput,
+    NotFound,
+    Conflict,
+    Failed,
+}
+
+/// The one error type that crosses to the app and the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError {
+            code: ErrorCode::InvalidInput,
+            message: message.into(),
+        }
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        ApiError {
+            code: ErrorCode::Failed,
+            message: message.into(),
+        }
+    }
+    pub fn is_invalid_input(&self) -> bool {
+        self.code != ErrorCode::Failed
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let code = match &e {
+            StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::Conflict(_) => ErrorCode::Conflict,
+            StoreError::NotOutpost { .. } | StoreError::TooNew { .. } => ErrorCode::InvalidInput,
+            _ => ErrorCode::Failed,
+        };
+        ApiError {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<outpost_auth::SecretError> for ApiError {
+    fn from(e: outpost_auth::SecretError) -> Self {
+        ApiError::failed(e.to_string())
+    }
+}
+
+/// A media file as the user attached it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftMedia {
+    pub path: String,
+    #[serde(default)]
+    pub alt: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DraftPart {
+    pub text: String,
+    #[serde(default)]
+    pub media: Vec<DraftMedia>,
+}
+
+/// When a post should go out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum When {
+    Now,
+    /// `local` is RFC 3339 or wall-clock time ("2026-12-01 09:30") in `zone` (default: the
+    /// user's zone setting).
+    At {
+        local: String,
+        zone: Option<String>,
+    },
+    Draft,
+}
+
+/// What the composer (or `outpost post`) sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Draft {
+    pub parts: Vec<DraftPart>,
+    #[serde(default)]
+    pub variants: BTreeMap<Network, String>,
+    #[serde(default)]
+    pub first_comment: Option<String>,
+    pub account_ids: Vec<String>,
+    pub when: When,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scheduled {
+    pub post: Post,
+    pub warnings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PostDetail {
+    pub post: Post,
+    pub attempts: BTreeMap<String, Vec<Attempt>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Settings {
+    pub time_zone: String,
+    pub catch_up_window_secs: u64,
+    pub notifications: bool,
+    pub start_at_login: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NextDue {
+    pub post_id: String,
+    pub account: String,
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerReport {
+    pub scope: String,
+    pub open_until: Option<DateTime<Utc>>,
+    pub failures: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuotaReport {
+    pub account: String,
+    pub used: u32,
+    pub max: u32,
+    pub window_secs: u64,
+    pub source: String,
+}
+
+/// Runner health and the queue, for `outpost status`, the status bar and the tray.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub running: bool,
+    pub paused: bool,
+    pub runners: Vec<RunnerHealth>,
+    pub queue_depth: i64,
+    pub next_due: Vec<NextDue>,
+    pub targets: BTreeMap<String, i64>,
+    pub open_breakers: Vec<BreakerReport>,
+    pub quotas: Vec<QuotaReport>,
+}
+
+/// The service handle the faces hold. Cheap to clone.
+#[derive(Clone)]
+pub struct Outpost {
+    store: Store,
+    secrets: Arc<dyn SecretStore>,
+}
+
+fn at_least_now(t: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    t.max(now)
+}
+
+impl Outpost {
+    pub fn new(store: Store, secrets: Arc<dyn SecretStore>) -> Outpost {
+        Outpost { store, secrets }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn secrets(&self) -> &Arc<dyn SecretStore> {
+        &self.secrets
+    }
+
+    /// The zone wall-clock input is read in: `given`, else the setting, else the system's.
+    pub fn zone(&self, given: Option<&str>) -> Result<Tz, ApiError> {
+        let name = match given {
+            Some(z) if !z.trim().is_empty() => z.to_string(),
+            _ => self
+                .store
+                .setting(SETTING_TZ)?
+                .unwrap_or_else(local_zone_name),
+        };
+        parse_zone(&name).map_err(|e| ApiError::invalid(e.to_string()))
+    }
+
+    /// `NETWORK:HANDLE` (or an account id) → the account, or an error listing what exists.
+    pub fn resolve_account(&self, spec: &str) -> Result<Account, ApiError> {
+        if let Some(a) = self.store.account(spec)? {
+            return Ok(a);
+        }
+        let (net, handle) = spec.split_once(':').ok_or_else(|| {
+            ApiError::invalid(format!(
+                "--to: '{spec}' is not NETWORK:HANDLE (for example bluesky:alice.bsky.social)"
+            ))
+        })?;
+        let network: Network =
+            net.parse()
+                .map_err(|e: outpost_core::network::UnknownNetwork| {
+                    ApiError::invalid(format!("--to: {e}"))
+                })?;
+        self.store.find_account(network, handle)?.ok_or_else(|| {
+            let known: Vec<String> = self.store.accounts().unwrap_or_default().iter().map(|a| a.address()).collect();
+            ApiError::invalid(format!(
+                "--to: unknown account {network}:{handle} — connect it with `outpost accounts add {network} --handle {handle} …`{}",
+                if known.is_empty() { String::new() } else { format!(" (connected: {})", known.join(", ")) }
+            ))
+        })
+    }
+
+    fn accounts_of(&self, ids: &[String]) -> Result<Vec<Account>, ApiError> {
+        if ids.is_empty() {
+            return Err(ApiError::invalid(
+                "accounts: choose at least one account to publish to (--to NETWORK:HANDLE)",
+            ));
+        }
+        let mut out: Vec<Account> = Vec::new();
+        for id in ids {
+            let a = self.resolve_account(id)?;
+            if out.iter().any(|x| x.id == a.id) {
+                return Err(ApiError::invalid(format!(
+                    "--to: {} is named twice — each account gets one copy",
+                    a.address()
+                )));
+            }
+            out.push(a);
+        }
+        Ok(out)
+    }
+
+    fn content_of(&self, d: &Draft) -> Result<PostContent, ApiError> {
+        let mut parts = Vec::new();
+        for (i, p) in d.parts.iter().enumerate() {
+            let mut media = Vec::new();
+            for m in &p.media {
+                let r = attach(
+                    &PathBuf::from(&m.path),
+                    m.alt.clone().filter(|a| !a.trim().is_empty()),
+                )
+                .map_err(|e| {
+                    ApiError::invalid(if d.parts.len() > 1 {
+                        format!("part {}: {e}", i + 1)
+                    } else {
+                        e.to_string()
+                    })
+                })?;
+                media.push(r);
+            }
+            parts.push(Part {
+                text: p.text.clone(),
+                media,
+            });
+        }
+        if parts.is_empty() {
+            parts.push(Part::default());
+        }
+        Ok(PostContent {
+            parts,
+            variants: d.variants.clone(),
+            first_comment: d.first_comment.clone(),
+        })
+    }
+
+    fn findings(&self, content: &PostContent, accounts: &[Account]) -> Vec<Finding> {
+        let mut out: Vec<Finding> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for a in accounts {
+            if seen.insert(a.network) {
+                out.extend(validate(a.network, content));
+            }
+            if a.status != AccountStatus::Active {
+                out.push(Finding {
+                    network: a.network,
+                    severity: Severity::Warning,
+                    field: "account".into(),
+                    message: format!(
+                        "{}: account {} needs reconnecting — reconnect it before the post is due",
+                        a.network.display_name(),
+                        a.address()
+                    ),
+                });
+            }
+        }
+        out
+    }
+
+    /// Live checks for the composer: what would block scheduling, and warnings.
+    pub fn check_draft(&self, d: &Draft) -> Result<Vec<Finding>, ApiError> {
+        let accounts = self.accounts_of(&d.account_ids)?;
+        let content = self.content_of(d)?;
+        Ok(self.findings(&content, &accounts))
+    }
+
+    fn when_to_instant(
+        &self,
+        when: &When,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<DateTime<Utc>>, Tz), ApiError> {
+        Ok(match when {
+            When::Now => (Some(now), self.zone(None)?),
+            When::Draft => (None, self.zone(None)?),
+            When::At { local, zone } => {
+                let zone = self.zone(zone.as_deref())?;
+                let t = parse_schedule_time(local, zone)
+                    .map_err(|e| ApiError::invalid(format!("--at: {e}")))?;
+                check_not_past(t, now).map_err(|e| ApiError::invalid(format!("--at: {e}")))?;
+                (Some(at_least_now(t, now)), zone)
+            }
+        })
+    }
+
+    /// Validates and stores a post. Errors block; warnings come back with the post.
+    pub fn schedule(&self, d: &Draft, now: DateTime<Utc>) -> Result<Scheduled, ApiError> {
+        let accounts = self.accounts_of(&d.account_ids)?;
+        let (scheduled_at, zone) = self.when_to_instant(&d.when, now)?;
+        let content = self.content_of(d)?;
+        let findings = self.findings(&content, &accounts);
+        let (errors, warnings): (Vec<Finding>, Vec<Finding>) = findings
+            .into_iter()
+            .partition(|f| f.severity == Severity::Error);
+        if !errors.is_empty() {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|f| format!("{} ({})", f.message, f.field))
+                .collect();
+            return Err(ApiError::invalid(lines.join("\n")));
+        }
+        let id = self.store.create_post(
+            &NewPost {
+                content,
+                scheduled_at,
+                time_zone: zone.name().to_string(),
+                draft: matches!(d.when, When::Draft),
+                targets: accounts.iter().map(|a| (a.id.clone(), a.network)).collect(),
+            },
+            now,
+        )?;
+        let post = self.get_post(&id)?.post;
+        Ok(Scheduled { post, warnings })
+    }
+
+    /// Replaces the content of a post nothing of which has gone out yet.
+    pub fn update_post(&self, id: &str, d: &Draft, now: DateTime<Utc>) -> Result<Post, ApiError> {
+        let post = self.get_post(id)?.post;
+        let accounts: Vec<Account> = post
+            .targets
+            .iter()
+            .filter_map(|t| self.store.account(&t.account_id).ok().flatten())
+            .collect();
+        let content = self.content_of(d)?;
+        let errors: Vec<String> = self
+            .findings(&content, &accounts)
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.message)
+            .collect();
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors.join("\n")));
+        }
+        self.store.edit_post(id, &content, now)?;
+        if let When::At { .. } | When::Now = d.when {
+            let (at, zone) = self.when_to_instant(&d.when, now)?;
+            if let (Some(at), true) = (at, post.scheduled_at != at) {
+                self.store.reschedule_post(id, at, zone.name(), now)?;
+            }
+        }
+        Ok(self.get_post(id)?.post)
+    }
+
+    pub fn list_posts(&self, status: Option<&str>, limit: usize) -> Result<Vec<Post>, ApiError> {
+        let status: Option<PostStatus> = status
+            .map(|s| {
+                s.parse()
+                    .map_err(|e: String| ApiError::invalid(format!("--status: {e}")))
+            })
+            .transpose()?;
+        Ok(self.store.list_posts(status, limit)?)
+    }
+
+    pub fn get_post(&self, id: &str) -> Result<PostDetail, ApiError> {
+        let post = self.store.post(id)?.ok_or_else(|| ApiError {
+            code: ErrorCode::NotFound,
+            message: format!("post {id}: no such post — see `outpost posts list`"),
+        })?;
+        let mut attempts = BTreeMap::new();
+        for t in &post.targets {
+            attempts.insert(t.id.clone(), self.store.attempts(&t.id)?);
+        }
+        Ok(PostDetail { post, attempts })
+    }
+
+    pub fn cancel_post(&self, id: &str, now: DateTime<Utc>) -> Result<(usize, usize), ApiError> {
+        Ok(self.store.cancel_post(id, now)?)
+    }
+
+    pub fn retry_post(
+        &self,
+        id: &str,
+        account: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, ApiError> {
+        let account = account.map(|a| self.resolve_account(a)).transpose()?;
+        Ok(self
+            .store
+            .retry_post(id, account.as_ref().map(|a| a.id.as_str()), now)?)
+    }
+
+    /// "It was posted" for an unconfirmed network.
+    pub fn confirm_posted(
+        &self,
+        id: &str,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let account = self.resolve_account(account)?;
+        let post = self.get_post(id)?.post;
+        let target = post
+            .targets
+            .iter()
+            .find(|t| t.account_id == account.id)
+            .ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "--to: post {id} is not published to {}",
+                    account.address()
+                ))
+            })?;
+        Ok(self.store.confirm_published(&target.id, now)?)
+    }
+
+    pub fn reschedule_post(
+        &self,
+        id: &str,
+        when: &When,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, DateTime<Utc>), ApiError> {
+        let (at, zone) = self.when_to_instant(when, now)?;
+        let at = at.ok_or_else(|| ApiError::invalid("--at: give a time to reschedule to"))?;
+        Ok((self.store.reschedule_post(id, at, zone.name(), now)?, at))
+    }
+
+    pub fn delete_post(&self, id: &str) -> Result<(), ApiError> {
+        Ok(self.store.delete_post(id)?)
+    }
+
+    pub fn accounts(&self) -> Result<Vec<Account>, ApiError> {
+        Ok(self.store.accounts()?)
+    }
+
+    /// Removes an account and its stored credentials.
+    pub fn remove_account(&self, spec: &str) -> Result<Account, ApiError> {
+        let account = self.resolve_account(spec).map_err(|e| ApiError {
+            code: ErrorCode::NotFound,
+            message: if spec.contains(':') {
+                e.message
+            } else {
+                format!("account {spec}: no such account — see `outpost accounts list`")
+            },
+        })?;
+        let removed = self.store.delete_account(&account.id)?;
+        for what in ["app_password", "session"] {
+            self.secrets
+                .delete(&outpost_auth::account_key(&removed.id, what))?;
+        }
+        Ok(removed)
+    }
+
+    /// Connects (or reconnects) a Bluesky account with an app password. Nothing is stored
+    /// unless the login works.
+    pub async fn connect_bluesky(
+        &self,
+        handle: &str,
+        pds: Option<&str>,
+        app_password: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<(Account, bool), ApiError> {
+        let handle = handle.trim().trim_start_matches('@').to_ascii_lowercase();
+        if handle.is_empty() {
+            return Err(ApiError::invalid(
+                "--handle: empty — give the account's handle, e.g. alice.bsky.social",
+            ));
+        }
+        if app_password.expose().trim().is_empty() {
+            return Err(ApiError::invalid(
+                "app password: empty — create one in Bluesky under Settings → App passwords",
+            ));
+        }
+        let existing = self.store.find_account(Network::Bluesky, &handle)?;
+        let account_id = existing
+            .as_ref()
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| outpost_core::ids::new_id("a"));
+        let bluesky = outpost_networks::bluesky::Bluesky::from_env(self.secrets.clone());
+        let connected = bluesky
+            .connect(&account_id, &handle, pds, app_password)
+            .await
+            .map_err(|e| match e.class {
+                outpost_core::ErrorClass::Transient { .. }
+                | outpost_core::ErrorClass::UnknownOutcome => ApiError::failed(e.message),
+                _ => ApiError::invalid(e.message),
+            })?;
+        let account = Account {
+            id: account_id,
+            network: Network::Bluesky,
+            handle: connected.handle.to_ascii_lowercase(),
+            remote_id: Some(connected.did.clone()),
+            display_name: None,
+            status: AccountStatus::Active,
+            status_reason: None,
+            token_expires_at: None,
+            settings: serde_json::json!({ "pds": connected.pds }),
+            created_at: now,
+        };
+        let reconnected = existing.is_some();
+        if reconnected {
+            self.store.reconnect_account(&account)?;
+        } else if let Err(e) = self.store.insert_account(&account) {
+            for what in ["app_password", "session"] {
+                let _ = self
+                    .secrets
+                    .delete(&outpost_auth::account_key(&account.id, what));
+            }
+            return Err(e.into());
+        }
+        Ok((account, reconnected))
+    }
+
+    pub fn settings(&self) -> Result<Settings, ApiError> {
+        let get = |k: &str| self.store.setting(k);
+        Ok(Settings {
+            time_zone: get(SETTING_TZ)?.unwrap_or_else(local_zone_name),
+            catch_up_window_secs: get(SETTING_CATCH_UP_SECS)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(DEFAULT_CATCH_UP_WINDOW.as_secs()),
+            notifications: get(SETTING_NOTIFICATIONS)?.is_none_or(|v| v == "1"),
+            start_at_login: get(SETTING_START_AT_LOGIN)?.is_some_and(|v| v == "1"),
+        })
+    }
+
+    pub fn save_settings(&self, s: &Settings) -> Result<Settings, ApiError> {
+        parse_zone(&s.time_zone).map_err(|e| ApiError::invalid(format!("time zone: {e}")))?;
+        if s.catch_up_window_secs > 7 * 24 * 3600 {
+            return Err(ApiError::invalid(
+                "catch-up window: at most 7 days (604800 seconds)",
+            ));
+        }
+        let flag = |b: bool| if b { "1" } else { "0" };
+        self.store.set_setting(SETTING_TZ, &s.time_zone)?;
+        self.store
+            .set_setting(SETTING_CATCH_UP_SECS, &s.catch_up_window_secs.to_string())?;
+        self.store
+            .set_setting(SETTING_NOTIFICATIONS, flag(s.notifications))?;
+        self.store
+            .set_setting(SETTING_START_AT_LOGIN, flag(s.start_at_login))?;
+        self.settings()
+    }
+
+    pub fn set_paused(&self, paused: bool) -> Result<(), ApiError> {
+        Ok(self
+            .store
+            .set_setting(SETTING_PAUSED, if paused { "1" } else { "0" })?)
+    }
+
+    pub fn status(&self, now: DateTime<Utc>) -> Result<StatusReport, ApiError> {
+        let runners: Vec<RunnerHealth> = self
+            .store
+            .runners()?
+            .into_iter()
+            .filter(|r| {
+                r.stopped_at.is_none() && now - r.heartbeat_at < chrono::Duration::seconds(90)
+            })
+            .collect();
+        let mut quotas = Vec::new();
+        for a in self.store.accounts()? {
+            for q in default_quotas(a.network) {
+                let since = now - chrono::Duration::from_std(q.window).unwrap_or_default();
+                let (used, _) = self.store.published_count(&a.id, since)?;
+                quotas.push(QuotaReport {
+                    account: a.address(),
+                    used,
+                    max: q.max,
+                    window_secs: q.window.as_secs(),
+                    source: q.source.to_string(),
+                });
+            }
+        }
+        Ok(StatusReport {
+            running: !runners.is_empty(),
+            paused: self
+                .store
+                .setting(SETTING_PAUSED)?
+                .is_some_and(|v| v == "1"),
+            runners,
+            queue_depth: self.store.due_count(now)?,
+            next_due: self
+                .store
+                .upcoming(3)?
+                .into_iter()
+                .map(|t| NextDue {
+                    post_id: t.post_id,
+                    account: t.account_address,
+                    at: t.next_attempt_at,
+                })
+                .collect(),
+            targets: self
+                .store
+                .target_counts()?
+                .into_iter()
+                .map(|(s, n)| (s.as_str().to_string(), n))
+                .collect(),
+            open_breakers: self
+                .store
+                .breakers()?
+                .into_iter()
+                .filter(|(_, b)| b.open_until.is_some_and(|u| u > now))
+                .map(|(scope, b)| BreakerReport {
+                    scope,
+                    open_until: b.open_until,
+                    failures: b.consecutive_failures,
+                })
+                .collect(),
+            quotas,
+        })
+    }
+}
