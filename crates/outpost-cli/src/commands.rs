@@ -6,7 +6,7 @@ use crate::CliError;
 use chrono::Utc;
 use outpost_auth::Secret;
 use outpost_core::Network;
-use outpost_engine::api::{Draft, DraftMedia, DraftPart, Outpost, When};
+use outpost_engine::api::{Draft, DraftMedia, DraftPart, DraftWhen, Outpost};
 use outpost_engine::{Engine, EngineConfig, RunMode};
 use outpost_store::Store;
 use std::io::Read;
@@ -186,12 +186,12 @@ impl Ctx {
             )));
         }
         let when = match (&p.at, p.now, p.draft) {
-            (Some(at), _, _) => When::At {
+            (Some(at), _, _) => DraftWhen::At {
                 local: at.clone(),
                 zone: p.tz.clone(),
             },
-            (None, true, _) => When::Now,
-            (None, false, true) => When::Draft,
+            (None, true, _) => DraftWhen::Now,
+            (None, false, true) => DraftWhen::Draft,
             (None, false, false) => {
                 return Err(CliError::Invalid(
                     "--at: say when — --at TIME, --now, or --draft to save without a time".into(),
@@ -297,7 +297,7 @@ impl Ctx {
             PostsCmd::Reschedule { id, at, tz } => {
                 let (n, t) = api.reschedule_post(
                     &id,
-                    &When::At {
+                    &DraftWhen::At {
                         local: at,
                         zone: tz.clone(),
                     },

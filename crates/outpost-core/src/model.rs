@@ -10,7 +10,7 @@ use std::str::FromStr;
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
         impl $name {
@@ -129,7 +129,7 @@ string_enum! {
 
 /// A connected account. Secrets are never here: they live in the secret store under keys
 /// derived from `id`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Account {
     pub id: String,
     pub network: Network,
@@ -157,7 +157,7 @@ impl Account {
 }
 
 /// A media file attached to a post part: a local copy plus what probing found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct MediaRef {
     pub path: String,
     pub sha256: String,
@@ -182,7 +182,7 @@ impl MediaRef {
 }
 
 /// One part of a post: the post itself, or a later part of a thread.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct Part {
     pub text: String,
     #[serde(default)]
@@ -190,7 +190,7 @@ pub struct Part {
 }
 
 /// What the user wrote, once, for every network.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct PostContent {
     pub parts: Vec<Part>,
     /// Per-network replacement text for the first part.
@@ -220,7 +220,7 @@ impl PostContent {
 }
 
 /// What a network said when a part went out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct PublishedPart {
     pub remote_id: String,
     pub url: Option<String>,
@@ -229,7 +229,7 @@ pub struct PublishedPart {
     pub extra: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Post {
     pub id: String,
     pub content: PostContent,
@@ -244,7 +244,7 @@ pub struct Post {
     pub targets: Vec<Target>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Target {
     pub id: String,
     pub post_id: String,

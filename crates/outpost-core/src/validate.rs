@@ -7,7 +7,7 @@ use crate::text;
 use serde::{Deserialize, Serialize};
 
 /// How a network counts text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum TextCount {
     Graphemes,
@@ -86,12 +86,24 @@ pub fn limits(network: Network) -> Limits {
             text_count: TextCount::Graphemes,
             text_bytes_max: Some(3000),
             max_images: 4,
-            max_videos: 0, // video goes through the video service: not built yet
+            // One video per post, through the video service; only `video/mp4` (the lexicon's
+            // `accept`) — this table has no video MIME list, so the client refuses others.
+            max_videos: 1,
             // Lexicon allows 2,000,000 since 2026-04-08; Outpost targets older PDSes too.
             image_max_bytes: MB,
+            // The lexicon allows 300,000,000 bytes (since 2026-08-11; 100 MB before), but the
+            // video ends up as a blob on the account's PDS, and Bluesky-hosted PDSes take at
+            // most 52,428,800 bytes (50 MiB; the self-hosted installer sets the same). A larger
+            // file is accepted at upload and fails minutes later with
+            // `pds_upload_unsupported_blob_size`, so Outpost refuses it when the post is
+            // scheduled. Source: bluesky.md, "Limits" (PDS blob limit) and §5
+            // (`app.bsky.embed.video`).
+            video_max_bytes: 52_428_800,
             image_mimes: &["image/jpeg", "image/png", "image/gif", "image/webp"],
+            // An embed is exactly one of images, video, …
+            no_image_video_mix: true,
             supports_threads: true,
-            source: "bluesky.md: app.bsky.feed.post, app.bsky.embed.images",
+            source: "bluesky.md: app.bsky.feed.post, app.bsky.embed.images, app.bsky.embed.video, PDS blob limit",
             ..base
         },
         Network::X => Limits {
@@ -188,7 +200,7 @@ pub fn limits(network: Network) -> Limits {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Error,
@@ -196,7 +208,7 @@ pub enum Severity {
 }
 
 /// One problem with a post for one network.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Finding {
     pub network: Network,
     pub severity: Severity,
@@ -443,6 +455,37 @@ mod tests {
         assert!(errors(Network::Pinterest, &mixed).contains(
             &"Pinterest: Pinterest doesn't support mixing images and videos".to_string()
         ));
+    }
+
+    #[test]
+    fn bluesky_takes_one_mp4_video_up_to_the_pds_blob_limit() {
+        let video = |name: &str, bytes: u64| {
+            let mut v = image(name, bytes);
+            v.mime = "video/mp4".into();
+            v
+        };
+        let l = limits(Network::Bluesky);
+        assert_eq!((l.max_videos, l.video_max_bytes), (1, 52_428_800));
+        let mut c = post("a clip");
+        c.parts[0].media = vec![video("clip.mp4", 52_428_800)];
+        assert!(errors(Network::Bluesky, &c).is_empty());
+        c.parts[0].media = vec![video("big.mp4", 52_428_801)];
+        assert_eq!(
+            errors(Network::Bluesky, &c),
+            vec![
+                "Bluesky: big.mp4 is 52428801 bytes; Bluesky videos must be at most 52428800 bytes"
+            ]
+        );
+        c.parts[0].media = vec![video("a.mp4", 10), video("b.mp4", 10)];
+        assert_eq!(
+            errors(Network::Bluesky, &c),
+            vec!["Bluesky: 2 videos attached; Bluesky takes at most 1"]
+        );
+        c.parts[0].media = vec![image("a.png", 10), video("b.mp4", 10)];
+        assert_eq!(
+            errors(Network::Bluesky, &c),
+            vec!["Bluesky: Bluesky does not accept images and a video in one post — keep one kind"]
+        );
     }
 
     #[test]

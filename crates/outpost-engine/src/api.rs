@@ -22,7 +22,7 @@ pub const SETTING_NOTIFICATIONS: &str = "notifications";
 pub const SETTING_START_AT_LOGIN: &str = "start_at_login";
 
 /// Where the UI branches on an error; everything else is in the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     InvalidInput,
@@ -32,7 +32,7 @@ pub enum ErrorCode {
 }
 
 /// The one error type that crosses to the app and the CLI.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error, ts_rs::TS)]
 #[error("{message}")]
 pub struct ApiError {
     pub code: ErrorCode,
@@ -79,14 +79,14 @@ impl From<outpost_auth::SecretError> for ApiError {
 }
 
 /// A media file as the user attached it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct DraftMedia {
     pub path: String,
     #[serde(default)]
     pub alt: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ts_rs::TS)]
 pub struct DraftPart {
     pub text: String,
     #[serde(default)]
@@ -94,9 +94,9 @@ pub struct DraftPart {
 }
 
 /// When a post should go out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum When {
+pub enum DraftWhen {
     Now,
     /// `local` is RFC 3339 or wall-clock time ("2026-12-01 09:30") in `zone` (default: the
     /// user's zone setting).
@@ -108,7 +108,7 @@ pub enum When {
 }
 
 /// What the composer (or `outpost post`) sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Draft {
     pub parts: Vec<DraftPart>,
     #[serde(default)]
@@ -116,22 +116,67 @@ pub struct Draft {
     #[serde(default)]
     pub first_comment: Option<String>,
     pub account_ids: Vec<String>,
-    pub when: When,
+    pub when: DraftWhen,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Which posts to list (the calendar asks for a range).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct PostFilter {
+    #[serde(default)]
+    #[ts(optional)]
+    pub status: Option<PostStatus>,
+    /// Only posts scheduled at or after this instant.
+    #[serde(default)]
+    #[ts(optional)]
+    pub from: Option<DateTime<Utc>>,
+    /// Only posts scheduled before this instant.
+    #[serde(default)]
+    #[ts(optional)]
+    pub to: Option<DateTime<Utc>>,
+    #[serde(default)]
+    #[ts(optional)]
+    pub limit: Option<usize>,
+}
+
+/// A network's app credentials as the UI may see them: never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct AppCredentials {
+    pub network: Network,
+    pub client_id: Option<String>,
+    /// Whether a client secret is stored. The secret itself never leaves the keychain.
+    pub secret_set: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct ConnectResult {
+    pub account: Account,
+    pub reconnected: bool,
+}
+
+/// A file added to the media library, with what the composer shows.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct StagedMedia {
+    #[serde(flatten)]
+    pub media: outpost_core::MediaRef,
+    /// A data: URL or an asset URL the webview can show.
+    pub thumbnail: Option<String>,
+    /// Video length in seconds, when probing found it.
+    pub duration_secs: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Scheduled {
     pub post: Post,
     pub warnings: Vec<Finding>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct PostDetail {
     pub post: Post,
     pub attempts: BTreeMap<String, Vec<Attempt>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ts_rs::TS)]
 pub struct Settings {
     pub time_zone: String,
     pub catch_up_window_secs: u64,
@@ -139,22 +184,22 @@ pub struct Settings {
     pub start_at_login: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct NextDue {
     pub post_id: String,
     pub account: String,
     pub at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct BreakerReport {
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct OpenBreaker {
     pub scope: String,
     pub open_until: Option<DateTime<Utc>>,
     pub failures: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct QuotaReport {
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct QuotaUsage {
     pub account: String,
     pub used: u32,
     pub max: u32,
@@ -163,7 +208,7 @@ pub struct QuotaReport {
 }
 
 /// Runner health and the queue, for `outpost status`, the status bar and the tray.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct StatusReport {
     pub running: bool,
     pub paused: bool,
@@ -171,8 +216,8 @@ pub struct StatusReport {
     pub queue_depth: i64,
     pub next_due: Vec<NextDue>,
     pub targets: BTreeMap<String, i64>,
-    pub open_breakers: Vec<BreakerReport>,
-    pub quotas: Vec<QuotaReport>,
+    pub open_breakers: Vec<OpenBreaker>,
+    pub quotas: Vec<QuotaUsage>,
 }
 
 /// The service handle the faces hold. Cheap to clone.
@@ -180,6 +225,27 @@ pub struct StatusReport {
 pub struct Outpost {
     store: Store,
     secrets: Arc<dyn SecretStore>,
+}
+
+fn staged(media: outpost_core::MediaRef) -> StagedMedia {
+    // Images small enough are shown inline; larger ones and videos get a typed placeholder.
+    let thumbnail = if media.is_image() && media.bytes <= 2_000_000 {
+        std::fs::read(&media.path).ok().map(|b| {
+            use base64::Engine as _;
+            format!(
+                "data:{};base64,{}",
+                media.mime,
+                base64::engine::general_purpose::STANDARD.encode(b)
+            )
+        })
+    } else {
+        None
+    };
+    StagedMedia {
+        media,
+        thumbnail,
+        duration_secs: None,
+    }
 }
 
 fn at_least_now(t: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -320,13 +386,13 @@ impl Outpost {
 
     fn when_to_instant(
         &self,
-        when: &When,
+        when: &DraftWhen,
         now: DateTime<Utc>,
     ) -> Result<(Option<DateTime<Utc>>, Tz), ApiError> {
         Ok(match when {
-            When::Now => (Some(now), self.zone(None)?),
-            When::Draft => (None, self.zone(None)?),
-            When::At { local, zone } => {
+            DraftWhen::Now => (Some(now), self.zone(None)?),
+            DraftWhen::Draft => (None, self.zone(None)?),
+            DraftWhen::At { local, zone } => {
                 let zone = self.zone(zone.as_deref())?;
                 let t = parse_schedule_time(local, zone)
                     .map_err(|e| ApiError::invalid(format!("--at: {e}")))?;
@@ -357,7 +423,7 @@ impl Outpost {
                 content,
                 scheduled_at,
                 time_zone: zone.name().to_string(),
-                draft: matches!(d.when, When::Draft),
+                draft: matches!(d.when, DraftWhen::Draft),
                 targets: accounts.iter().map(|a| (a.id.clone(), a.network)).collect(),
             },
             now,
@@ -385,7 +451,7 @@ impl Outpost {
             return Err(ApiError::invalid(errors.join("\n")));
         }
         self.store.edit_post(id, &content, now)?;
-        if let When::At { .. } | When::Now = d.when {
+        if let DraftWhen::At { .. } | DraftWhen::Now = d.when {
             let (at, zone) = self.when_to_instant(&d.when, now)?;
             if let (Some(at), true) = (at, post.scheduled_at != at) {
                 self.store.reschedule_post(id, at, zone.name(), now)?;
@@ -402,6 +468,99 @@ impl Outpost {
             })
             .transpose()?;
         Ok(self.store.list_posts(status, limit)?)
+    }
+
+    /// Posts for the calendar and lists: a status, a time range, a limit (default 5,000).
+    pub fn filter_posts(&self, f: &PostFilter) -> Result<Vec<Post>, ApiError> {
+        Ok(self
+            .store
+            .list_posts_between(f.status, f.from, f.to, f.limit.unwrap_or(5_000))?)
+    }
+
+    /// Copies files into the media library and probes them.
+    pub fn import_media(
+        &self,
+        library: &std::path::Path,
+        paths: &[PathBuf],
+    ) -> Result<Vec<StagedMedia>, ApiError> {
+        paths
+            .iter()
+            .map(|p| {
+                crate::media::import_file(library, p, None)
+                    .map(staged)
+                    .map_err(|e| ApiError::invalid(e.to_string()))
+            })
+            .collect()
+    }
+
+    /// Stores dropped bytes in the media library.
+    pub fn import_media_bytes(
+        &self,
+        library: &std::path::Path,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<StagedMedia, ApiError> {
+        crate::media::import_bytes(library, name, bytes, None)
+            .map(staged)
+            .map_err(|e| ApiError::invalid(e.to_string()))
+    }
+
+    fn client_id_key(network: Network) -> String {
+        format!("app_credentials.{network}.client_id")
+    }
+
+    fn client_secret_key(network: Network) -> String {
+        outpost_auth::account_key(&format!("app:{network}"), "client_secret")
+    }
+
+    /// What the settings screen shows for every network that needs the user's own app.
+    pub fn app_credentials(&self) -> Result<Vec<AppCredentials>, ApiError> {
+        let mut out = Vec::new();
+        for n in Network::ALL.into_iter().filter(|n| *n != Network::Bluesky) {
+            let client_id = self.store.setting(&Self::client_id_key(n))?;
+            let secret_set = self
+                .secrets
+                .get(&Self::client_secret_key(n))
+                .map(|s| s.is_some())
+                .unwrap_or(false);
+            out.push(AppCredentials {
+                network: n,
+                client_id,
+                secret_set,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores a client id (settings) and, when given, a client secret (secret store only).
+    pub fn set_app_credentials(
+        &self,
+        network: Network,
+        client_id: &str,
+        client_secret: Option<&Secret>,
+    ) -> Result<AppCredentials, ApiError> {
+        let client_id = client_id.trim();
+        if client_id.is_empty() {
+            return Err(ApiError::invalid(format!(
+                "{}: client id is empty — copy it from your developer app",
+                network.display_name()
+            )));
+        }
+        if let Some(secret) = client_secret.filter(|s| !s.expose().trim().is_empty()) {
+            self.secrets
+                .set(&Self::client_secret_key(network), secret)?;
+        }
+        self.store
+            .set_setting(&Self::client_id_key(network), client_id)?;
+        let secret_set = self
+            .secrets
+            .get(&Self::client_secret_key(network))?
+            .is_some();
+        Ok(AppCredentials {
+            network,
+            client_id: Some(client_id.to_string()),
+            secret_set,
+        })
     }
 
     pub fn get_post(&self, id: &str) -> Result<PostDetail, ApiError> {
@@ -457,7 +616,7 @@ impl Outpost {
     pub fn reschedule_post(
         &self,
         id: &str,
-        when: &When,
+        when: &DraftWhen,
         now: DateTime<Utc>,
     ) -> Result<(usize, DateTime<Utc>), ApiError> {
         let (at, zone) = self.when_to_instant(when, now)?;
@@ -601,7 +760,7 @@ impl Outpost {
             for q in default_quotas(a.network) {
                 let since = now - chrono::Duration::from_std(q.window).unwrap_or_default();
                 let (used, _) = self.store.published_count(&a.id, since)?;
-                quotas.push(QuotaReport {
+                quotas.push(QuotaUsage {
                     account: a.address(),
                     used,
                     max: q.max,
@@ -639,7 +798,7 @@ impl Outpost {
                 .breakers()?
                 .into_iter()
                 .filter(|(_, b)| b.open_until.is_some_and(|u| u > now))
-                .map(|(scope, b)| BreakerReport {
+                .map(|(scope, b)| OpenBreaker {
                     scope,
                     open_until: b.open_until,
                     failures: b.consecutive_failures,

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use outpost_core::{Network, Target};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A target changed state (the card and the calendar redraw it).
@@ -28,7 +28,7 @@ pub enum Event {
     Health(HealthSnapshot),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct HealthSnapshot {
     pub runner: String,
     pub paused: bool,

@@ -119,7 +119,7 @@ pub struct NewPost {
 }
 
 /// A runner's view of itself, for `outpost status` and the app's status bar.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct RunnerHealth {
     pub id: String,
     pub pid: i64,
@@ -136,7 +136,7 @@ pub struct RunnerHealth {
 }
 
 /// One row of the attempts log.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
 pub struct Attempt {
     pub id: i64,
     pub target_id: String,
@@ -656,6 +656,43 @@ impl Store {
                 .query_map(params![status.map(|s| s.as_str()), limit as i64], |r| {
                     r.get(0)
                 })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(p) = load_post(c, &id)? {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Posts scheduled in `[from, to)` (drafts without a time count as created then),
+    /// soonest first.
+    pub fn list_posts_between(
+        &self,
+        status: Option<PostStatus>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit: usize,
+    ) -> Result<Vec<Post>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT id FROM posts WHERE (?1 IS NULL OR status = ?1)
+                   AND (?2 IS NULL OR COALESCE(scheduled_at, created_at) >= ?2)
+                   AND (?3 IS NULL OR COALESCE(scheduled_at, created_at) < ?3)
+                 ORDER BY COALESCE(scheduled_at, created_at) LIMIT ?4",
+            )?;
+            let ids: Vec<String> = st
+                .query_map(
+                    params![
+                        status.map(|s| s.as_str()),
+                        opt_ms(from),
+                        opt_ms(to),
+                        limit as i64
+                    ],
+                    |r| r.get(0),
+                )?
                 .collect::<rusqlite::Result<_>>()?;
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
