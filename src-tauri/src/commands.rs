@@ -4,12 +4,12 @@
 use crate::state::AppState;
 use chrono::Utc;
 use outpost_auth::Secret;
+use outpost_core::validate::Finding;
 use outpost_core::{Account, Network, Post};
 use outpost_engine::api::{
     ApiError, AppCredentials, ConnectResult, Draft, DraftWhen, PostDetail, PostFilter, Settings,
     StagedMedia, StatusReport,
 };
-use outpost_core::validate::Finding;
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
 
@@ -72,7 +72,10 @@ pub fn check_draft(state: State<'_, AppState>, draft: Draft) -> R<Vec<Finding>> 
 
 #[tauri::command]
 pub fn schedule_post(state: State<'_, AppState>, draft: Draft) -> R<Post> {
-    woke(&state, state.api.schedule(&draft, Utc::now()).map(|s| s.post))
+    woke(
+        &state,
+        state.api.schedule(&draft, Utc::now()).map(|s| s.post),
+    )
 }
 
 #[tauri::command]
@@ -82,7 +85,10 @@ pub fn update_post(state: State<'_, AppState>, id: String, draft: Draft) -> R<Po
 
 #[tauri::command]
 pub fn reschedule_post(state: State<'_, AppState>, id: String, at: String) -> R<Post> {
-    let when = DraftWhen::At { local: at, zone: None };
+    let when = DraftWhen::At {
+        local: at,
+        zone: None,
+    };
     let r = state.api.reschedule_post(&id, &when, Utc::now());
     woke(&state, r.and_then(|_| post_of(&state, &id)))
 }
@@ -124,9 +130,15 @@ pub async fn connect_bluesky(
 ) -> R<ConnectResult> {
     let secret = Secret::new(app_password);
     let pds = pds.filter(|p| !p.trim().is_empty());
-    let (account, reconnected) = state.api.connect_bluesky(&handle, pds.as_deref(), &secret, Utc::now()).await?;
+    let (account, reconnected) = state
+        .api
+        .connect_bluesky(&handle, pds.as_deref(), &secret, Utc::now())
+        .await?;
     state.engine.wake();
-    Ok(ConnectResult { account, reconnected })
+    Ok(ConnectResult {
+        account,
+        reconnected,
+    })
 }
 
 #[tauri::command]
@@ -157,13 +169,23 @@ pub fn get_settings(state: State<'_, AppState>) -> R<Settings> {
 }
 
 #[tauri::command]
-pub fn save_settings(app: AppHandle, state: State<'_, AppState>, settings: Settings) -> R<Settings> {
+pub fn save_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> R<Settings> {
     let saved = state.api.save_settings(&settings)?;
     use tauri_plugin_autostart::ManagerExt;
     let autostart = app.autolaunch();
-    let changed = if saved.start_at_login { autostart.enable() } else { autostart.disable() };
+    let changed = if saved.start_at_login {
+        autostart.enable()
+    } else {
+        autostart.disable()
+    };
     if let Err(e) = changed {
-        return Err(ApiError::failed(format!("start at login: could not change it ({e})")));
+        return Err(ApiError::failed(format!(
+            "start at login: could not change it ({e})"
+        )));
     }
     state.engine.wake();
     Ok(saved)
@@ -182,7 +204,9 @@ pub fn set_app_credentials(
     client_secret: Option<String>,
 ) -> R<AppCredentials> {
     let secret = client_secret.map(Secret::new);
-    state.api.set_app_credentials(network, &client_id, secret.as_ref())
+    state
+        .api
+        .set_app_credentials(network, &client_id, secret.as_ref())
 }
 
 #[tauri::command]
@@ -191,32 +215,46 @@ pub async fn pick_media(app: AppHandle, state: State<'_, AppState>) -> R<Vec<Sta
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()
-        .add_filter("Images and videos", &["jpg", "jpeg", "png", "gif", "webp", "mp4", "mov", "webm"])
+        .add_filter(
+            "Images and videos",
+            &["jpg", "jpeg", "png", "gif", "webp", "mp4", "mov", "webm"],
+        )
         .pick_files(move |files| {
             let _ = tx.send(files);
         });
-    let picked = rx.await.map_err(|_| ApiError::failed("the file picker closed unexpectedly"))?;
+    let picked = rx
+        .await
+        .map_err(|_| ApiError::failed("the file picker closed unexpectedly"))?;
     let paths: Vec<PathBuf> = picked
         .unwrap_or_default()
         .into_iter()
         .filter_map(|f| f.into_path().ok())
         .collect();
-    state.api.import_media(&state.data_dir.join("media"), &paths)
+    state
+        .api
+        .import_media(&state.data_dir.join("media"), &paths)
 }
 
 /// A file dropped on the window: raw bytes in the body, its name in `x-file-name`.
 #[tauri::command]
-pub fn add_media_bytes(state: State<'_, AppState>, request: tauri::ipc::Request<'_>) -> R<StagedMedia> {
+pub fn add_media_bytes(
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> R<StagedMedia> {
     let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
-        return Err(ApiError::invalid("media: send the file's bytes as the request body"));
+        return Err(ApiError::invalid(
+            "media: send the file's bytes as the request body",
+        ));
     };
     let name = request
         .headers()
         .get("x-file-name")
         .and_then(|v| v.to_str().ok())
-        .map(|v| percent_decode(v))
+        .map(percent_decode)
         .unwrap_or_else(|| "dropped-file".into());
-    state.api.import_media_bytes(&state.data_dir.join("media"), &name, bytes)
+    state
+        .api
+        .import_media_bytes(&state.data_dir.join("media"), &name, bytes)
 }
 
 fn percent_decode(s: &str) -> String {

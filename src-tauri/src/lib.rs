@@ -74,10 +74,8 @@ pub fn run() {
     app.run(|handle, event| match event {
         // Closing the last window keeps the tray agent (and the dispatcher) running; the
         // webview is gone, which frees its memory. Only Quit (an explicit exit code) ends it.
-        RunEvent::ExitRequested { api, code, .. } => {
-            if code.is_none() {
-                api.prevent_exit();
-            }
+        RunEvent::ExitRequested { api, code, .. } if code.is_none() => {
+            api.prevent_exit();
         }
         RunEvent::Exit => {
             if let Some(state) = handle.try_state::<AppState>() {

@@ -32,7 +32,10 @@ pub fn post_message(networks: &[String], first_error: &str, missed: bool) -> (St
 
 impl Notifier {
     pub fn new(app: AppHandle) -> Notifier {
-        Notifier { app, pending: Arc::new(Mutex::new(HashMap::new())) }
+        Notifier {
+            app,
+            pending: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     fn enabled(&self) -> bool {
@@ -45,7 +48,10 @@ impl Notifier {
     pub fn on_event(&self, event: &Event) {
         match event {
             Event::TargetChanged { post_id, target }
-                if matches!(target.state, TargetState::Failed | TargetState::Missed | TargetState::Unconfirmed) =>
+                if matches!(
+                    target.state,
+                    TargetState::Failed | TargetState::Missed | TargetState::Unconfirmed
+                ) =>
             {
                 let line = format!(
                     "{}\u{1f}{}\u{1f}{}",
@@ -74,10 +80,10 @@ impl Notifier {
                     });
                 }
             }
-            Event::AccountNeedsReconnect { address, reason, .. } => {
-                if self.enabled() {
-                    self.show(&format!("Outpost: reconnect {address}"), reason, None);
-                }
+            Event::AccountNeedsReconnect {
+                address, reason, ..
+            } if self.enabled() => {
+                self.show(&format!("Outpost: reconnect {address}"), reason, None);
             }
             _ => {}
         }
@@ -113,7 +119,10 @@ impl Notifier {
         // notify-rust blocks while it waits for a click: give it its own thread.
         std::thread::spawn(move || {
             let mut n = notify_rust::Notification::new();
-            n.appname("Outpost").summary(&summary).body(&body).timeout(notify_rust::Timeout::Milliseconds(15_000));
+            n.appname("Outpost")
+                .summary(&summary)
+                .body(&body)
+                .timeout(notify_rust::Timeout::Milliseconds(15_000));
             if post_id.is_some() {
                 n.action("default", "Open").action("open", "Open post");
             }
@@ -144,7 +153,11 @@ mod tests {
 
     #[test]
     fn one_notification_names_every_failed_network() {
-        let (s, b) = post_message(&["Bluesky".into(), "X".into()], "Bluesky: server unavailable", false);
+        let (s, b) = post_message(
+            &["Bluesky".into(), "X".into()],
+            "Bluesky: server unavailable",
+            false,
+        );
         assert_eq!(s, "Outpost: a post failed on Bluesky, X");
         assert_eq!(b, "Bluesky: server unavailable");
         let (s, _) = post_message(&["Bluesky".into()], "missed", true);

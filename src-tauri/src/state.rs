@@ -26,13 +26,19 @@ impl SecretStore for Unavailable {
         "unavailable"
     }
     fn get(&self, _: &str) -> Result<Option<Secret>, SecretError> {
-        Err(SecretError::KeychainUnavailable { detail: self.0.clone() })
+        Err(SecretError::KeychainUnavailable {
+            detail: self.0.clone(),
+        })
     }
     fn set(&self, _: &str, _: &Secret) -> Result<(), SecretError> {
-        Err(SecretError::KeychainUnavailable { detail: self.0.clone() })
+        Err(SecretError::KeychainUnavailable {
+            detail: self.0.clone(),
+        })
     }
     fn delete(&self, _: &str) -> Result<(), SecretError> {
-        Err(SecretError::KeychainUnavailable { detail: self.0.clone() })
+        Err(SecretError::KeychainUnavailable {
+            detail: self.0.clone(),
+        })
     }
 }
 
@@ -61,7 +67,10 @@ impl AppState {
             store.clone(),
             Arc::new(outpost_core::SystemClock),
             outpost_networks::publishers(secrets.clone()),
-            EngineConfig { runner_kind: "app".into(), ..EngineConfig::default() },
+            EngineConfig {
+                runner_kind: "app".into(),
+                ..EngineConfig::default()
+            },
         );
         let watch = outpost_engine::watch::watch_wake_file(&engine).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot watch for changes from other processes");
@@ -119,7 +128,12 @@ fn init_logging(data_dir: &std::path::Path) -> Option<tracing_appender::non_bloc
     let terminal = fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false)
-        .with_filter(EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("warn")));
-    let _ = tracing_subscriber::registry().with(json).with(terminal).try_init();
+        .with_filter(
+            EnvFilter::try_from_env("OUTPOST_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        );
+    let _ = tracing_subscriber::registry()
+        .with(json)
+        .with(terminal)
+        .try_init();
     Some(guard)
 }

@@ -28,9 +28,14 @@ impl TrayAction {
         }
     }
     pub fn from_id(id: &str) -> Option<TrayAction> {
-        [TrayAction::Open, TrayAction::Pause, TrayAction::Resume, TrayAction::Quit]
-            .into_iter()
-            .find(|a| a.id() == id)
+        [
+            TrayAction::Open,
+            TrayAction::Pause,
+            TrayAction::Resume,
+            TrayAction::Quit,
+        ]
+        .into_iter()
+        .find(|a| a.id() == id)
     }
 }
 
@@ -67,34 +72,81 @@ pub fn model(state: &AppState) -> TrayModel {
             s.next_due
                 .iter()
                 .map(|n| {
-                    let when = n
-                        .at
-                        .map(|t| t.with_timezone(&zone).format("%a %d %b %H:%M").to_string())
-                        .unwrap_or_default();
+                    let when =
+                        n.at.map(|t| t.with_timezone(&zone).format("%a %d %b %H:%M").to_string())
+                            .unwrap_or_default();
                     format!("{when} — {}", n.account)
                 })
                 .collect()
         })
         .unwrap_or_default();
-    TrayModel { upcoming, state_line, paused }
+    TrayModel {
+        upcoming,
+        state_line,
+        paused,
+    }
 }
 
 fn menu(app: &AppHandle, m: &TrayModel) -> tauri::Result<Menu<tauri::Wry>> {
     let menu = Menu::new(app)?;
     if m.upcoming.is_empty() {
-        menu.append(&MenuItem::with_id(app, "none", "Nothing scheduled", false, None::<&str>)?)?;
+        menu.append(&MenuItem::with_id(
+            app,
+            "none",
+            "Nothing scheduled",
+            false,
+            None::<&str>,
+        )?)?;
     }
     for (i, line) in m.upcoming.iter().enumerate() {
-        menu.append(&MenuItem::with_id(app, format!("next-{i}"), line, false, None::<&str>)?)?;
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("next-{i}"),
+            line,
+            false,
+            None::<&str>,
+        )?)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(app, "state", &m.state_line, false, None::<&str>)?)?;
-    let toggle = if m.paused { TrayAction::Resume } else { TrayAction::Pause };
-    let label = if m.paused { "Resume publishing" } else { "Pause publishing" };
-    menu.append(&MenuItem::with_id(app, toggle.id(), label, true, None::<&str>)?)?;
-    menu.append(&MenuItem::with_id(app, TrayAction::Open.id(), "Open Outpost", true, None::<&str>)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "state",
+        &m.state_line,
+        false,
+        None::<&str>,
+    )?)?;
+    let toggle = if m.paused {
+        TrayAction::Resume
+    } else {
+        TrayAction::Pause
+    };
+    let label = if m.paused {
+        "Resume publishing"
+    } else {
+        "Pause publishing"
+    };
+    menu.append(&MenuItem::with_id(
+        app,
+        toggle.id(),
+        label,
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        TrayAction::Open.id(),
+        "Open Outpost",
+        true,
+        None::<&str>,
+    )?)?;
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    menu.append(&MenuItem::with_id(app, TrayAction::Quit.id(), "Quit", true, None::<&str>)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        TrayAction::Quit.id(),
+        "Quit",
+        true,
+        None::<&str>,
+    )?)?;
     Ok(menu)
 }
 
@@ -169,7 +221,12 @@ mod tests {
 
     #[test]
     fn tray_ids_round_trip() {
-        for a in [TrayAction::Open, TrayAction::Pause, TrayAction::Resume, TrayAction::Quit] {
+        for a in [
+            TrayAction::Open,
+            TrayAction::Pause,
+            TrayAction::Resume,
+            TrayAction::Quit,
+        ] {
             assert_eq!(TrayAction::from_id(a.id()), Some(a));
         }
         assert_eq!(TrayAction::from_id("next-0"), None);

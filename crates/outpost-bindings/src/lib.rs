@@ -15,7 +15,9 @@ pub fn committed_dir() -> PathBuf {
 
 /// Writes every type the UI uses (and what they refer to) into `dir`.
 pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
-    let cfg = ts_rs::Config::new().with_out_dir(dir).with_large_int("number");
+    let cfg = ts_rs::Config::new()
+        .with_out_dir(dir)
+        .with_large_int("number");
     outpost_core::Post::export_all(&cfg)?;
     outpost_core::Account::export_all(&cfg)?;
     outpost_core::validate::Finding::export_all(&cfg)?;

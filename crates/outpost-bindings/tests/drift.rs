@@ -11,7 +11,10 @@ fn files(dir: &Path) -> BTreeMap<String, String> {
             if p.is_dir() {
                 walk(base, &p, out);
             } else if let Ok(text) = std::fs::read_to_string(&p) {
-                let rel = p.strip_prefix(base).map(|r| r.display().to_string()).unwrap_or_default();
+                let rel = p
+                    .strip_prefix(base)
+                    .map(|r| r.display().to_string())
+                    .unwrap_or_default();
                 out.insert(rel, text);
             }
         }
@@ -29,7 +32,11 @@ fn committed_bindings_match_the_rust_types() {
     assert!(!want.is_empty());
     let missing: Vec<&String> = want.keys().filter(|k| !have.contains_key(*k)).collect();
     let extra: Vec<&String> = have.keys().filter(|k| !want.contains_key(*k)).collect();
-    let changed: Vec<&String> = want.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v)).map(|(k, _)| k).collect();
+    let changed: Vec<&String> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v))
+        .map(|(k, _)| k)
+        .collect();
     assert!(
         missing.is_empty() && extra.is_empty() && changed.is_empty(),
         "ui/src/lib/bindings drifted from the Rust types — run `cargo run -p outpost-bindings` and commit.\nmissing: {missing:?}\nextra: {extra:?}\nchanged: {changed:?}"

@@ -6,7 +6,9 @@ use std::str::FromStr;
 
 /// One social network. The string form (`as_str`) is stable: it is stored in SQLite, used in
 /// `--to NETWORK:HANDLE`, in `OUTPOST_<NETWORK>_BASE_URL` and in JSON output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
     Bluesky,

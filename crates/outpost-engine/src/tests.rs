@@ -72,7 +72,8 @@ impl Rig {
             self.fake.entryway_url(),
             self.fake.entryway_url(),
             self.secrets.clone(),
-        );
+        )
+        .with_video_service(self.fake.video_url());
         let mut publishers: HashMap<Network, Arc<dyn Publisher>> = HashMap::new();
         publishers.insert(Network::Bluesky, Arc::new(bsky));
         Engine::new(
@@ -632,4 +633,160 @@ async fn once_mode_publishes_what_is_due_and_returns() {
         .expect("once");
     assert_eq!(r.target_state(&due), TargetState::Published);
     assert_eq!(r.target_state(&later), TargetState::Scheduled);
+}
+
+/// A small file the probe and the fake both take as MP4 (an `ftyp` box and padding).
+fn mp4_file(dir: &std::path::Path, name: &str) -> outpost_core::MediaRef {
+    let mut bytes = vec![0, 0, 0, 0x18];
+    bytes.extend_from_slice(b"ftypisom\0\0\x02\0isomiso2");
+    bytes.extend_from_slice(&[0, 0, 0, 8]);
+    bytes.extend_from_slice(b"free");
+    bytes.resize(4096, 7);
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).expect("write mp4");
+    outpost_core::MediaRef {
+        path: path.to_string_lossy().to_string(),
+        sha256: outpost_core::media::sha256_hex(&bytes),
+        mime: "video/mp4".into(),
+        bytes: bytes.len() as u64,
+        width: None,
+        height: None,
+        alt: Some("a clip".into()),
+    }
+}
+
+impl Rig {
+    fn schedule_video(&self, dir: &std::path::Path) -> String {
+        let content = PostContent {
+            parts: vec![Part {
+                text: "a video".into(),
+                media: vec![mp4_file(dir, "clip.mp4")],
+            }],
+            ..Default::default()
+        };
+        self.store
+            .create_post(
+                &NewPost {
+                    content,
+                    scheduled_at: Some(self.clock.now()),
+                    time_zone: "UTC".into(),
+                    draft: false,
+                    targets: vec![(self.account.id.clone(), Network::Bluesky)],
+                },
+                self.clock.now(),
+            )
+            .expect("post")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn video_processing_is_polled_by_the_dispatcher_and_published() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    r.fake
+        .set_video_pace(outpost_testkit::bluesky::JobPace::Polls(3));
+    let id = r.schedule_video(dir.path());
+    let engine = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&engine);
+    r.until("processing", |r| {
+        r.target_state(&id) == TargetState::Processing
+    })
+    .await;
+    let t = r.post(&id).targets.remove(0);
+    assert!(
+        t.phase.as_ref().is_some_and(|p| p["job_id"].is_string()),
+        "{:?}",
+        t.phase
+    );
+    assert_eq!(
+        t.lease_owner, None,
+        "no task is blocked on a processing target"
+    );
+    for _ in 0..10 {
+        if r.target_state(&id) == TargetState::Published {
+            break;
+        }
+        r.clock.advance(chrono::Duration::seconds(10));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    r.until("published", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    stop(cancel, h).await;
+    let recs = r.fake.records(&r.did);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].value["embed"]["$type"], "app.bsky.embed.video");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_while_processing_resumes_polling_and_publishes_once() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    r.fake
+        .set_video_pace(outpost_testkit::bluesky::JobPace::Polls(4));
+    let id = r.schedule_video(dir.path());
+    let first = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&first);
+    r.until("processing", |r| {
+        r.target_state(&id) == TargetState::Processing
+    })
+    .await;
+    stop(cancel, h).await;
+    let uploads = r.fake.video_jobs().len();
+    let second = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&second);
+    for _ in 0..20 {
+        if r.target_state(&id) == TargetState::Published {
+            break;
+        }
+        r.clock.advance(chrono::Duration::seconds(10));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    r.until("published", |r| {
+        r.target_state(&id) == TargetState::Published
+    })
+    .await;
+    stop(cancel, h).await;
+    assert_eq!(
+        r.fake.video_jobs().len(),
+        uploads,
+        "polling resumed: the video was not uploaded again"
+    );
+    assert_eq!(r.records(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processing_that_never_finishes_times_out_with_a_clear_error() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    r.fake
+        .set_video_outcome(outpost_testkit::bluesky::JobOutcome::NeverCompletes);
+    let id = r.schedule_video(dir.path());
+    let engine = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&engine);
+    r.until("processing", |r| {
+        r.target_state(&id) == TargetState::Processing
+    })
+    .await;
+    for _ in 0..40 {
+        if r.target_state(&id) == TargetState::Failed {
+            break;
+        }
+        r.clock.advance(chrono::Duration::minutes(1));
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
+    r.until("failed", |r| r.target_state(&id) == TargetState::Failed)
+        .await;
+    stop(cancel, h).await;
+    let t = r.post(&id).targets.remove(0);
+    let err = t.last_error.unwrap_or_default();
+    assert!(
+        err.contains("processing timed out after 30 minutes"),
+        "{err}"
+    );
+    assert!(t
+        .processing_since
+        .is_some_and(|s| r.clock.now() - s >= chrono::Duration::minutes(30)));
+    assert_eq!(r.records(), 0);
 }

@@ -1,5 +1,7 @@
 //! Bluesky (AT Protocol): app-password sessions, image posts with rich-text facets, threads,
-//! and reconciliation by a record key that Outpost chooses.
+//! video posts through the video service (two-phase: [`Publisher::start`] uploads, then
+//! [`Publisher::poll`] waits for the encoding and creates the post; see [`video`]), and
+//! reconciliation by a record key that Outpost chooses.
 //!
 //! A post is an `app.bsky.feed.post` record written with `com.atproto.repo.createRecord` to the
 //! account's PDS under `rkey` = the client handle chosen (and stored) before the first attempt,
@@ -9,8 +11,10 @@
 //! Sessions live in the secret store (`account_key(id, "session")`) and in a per-account cache.
 //! Tokens and the app password must never reach a log line, an error message or an excerpt.
 
+mod video;
+
 use crate::http;
-use crate::{Lookup, PartRequest, Publisher};
+use crate::{Lookup, PartOutcome, PartRequest, Publisher};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use outpost_auth::{account_key, Secret, SecretStore};
@@ -28,6 +32,7 @@ use std::time::Instant;
 const NET: Network = Network::Bluesky;
 const DEFAULT_ENTRYWAY: &str = "https://bsky.social";
 const DEFAULT_PLC: &str = "https://plc.directory";
+const DEFAULT_VIDEO: &str = "https://video.bsky.app";
 const POST_COLLECTION: &str = "app.bsky.feed.post";
 const MAX_IMAGES: usize = 4;
 /// Longest `#tag` a facet may carry, in UTF-8 bytes (the lexicon's `maxLength`).
@@ -98,6 +103,8 @@ struct Cached {
 pub struct Bluesky {
     entryway: String,
     plc: String,
+    /// The video service (`https://video.bsky.app`).
+    video: String,
     http: reqwest::Client,
     secrets: Arc<dyn SecretStore>,
     /// Per-account sessions; never locked across an `.await`.
@@ -111,6 +118,7 @@ impl fmt::Debug for Bluesky {
         f.debug_struct("Bluesky")
             .field("entryway", &self.entryway)
             .field("plc", &self.plc)
+            .field("video", &self.video)
             .field("secrets", &self.secrets.kind())
             .finish_non_exhaustive()
     }
@@ -122,7 +130,17 @@ impl fmt::Debug for Bluesky {
 enum Payload {
     Empty,
     Json(Value),
-    Bytes { data: Vec<u8>, mime: String },
+    Bytes {
+        data: Vec<u8>,
+        mime: String,
+    },
+    /// A file streamed from disk (opened again for every send), `len` bytes long.
+    File {
+        path: String,
+        name: String,
+        mime: String,
+        len: u64,
+    },
 }
 
 /// One XRPC request, owned so that it can be rebuilt after a session renewal.
@@ -137,6 +155,8 @@ struct Call {
     creates: bool,
     /// The operation in the user's words, for messages ("creating the post").
     what: &'static str,
+    /// Replaces the client's whole-request timeout (a large upload).
+    timeout: Option<std::time::Duration>,
 }
 
 impl Call {
@@ -150,6 +170,7 @@ impl Call {
             bearer: None,
             creates: false,
             what,
+            timeout: None,
         }
     }
     fn post(base: &str, nsid: &'static str, what: &'static str, payload: Payload) -> Call {
@@ -403,20 +424,25 @@ impl Run<'_> {
 }
 
 impl Bluesky {
-    /// Base URLs from `OUTPOST_BLUESKY_BASE_URL` (the entryway, default `https://bsky.social`)
-    /// and `OUTPOST_BLUESKY_PLC_URL` (default `https://plc.directory`).
+    /// Base URLs from `OUTPOST_BLUESKY_BASE_URL` (the entryway, default `https://bsky.social`),
+    /// `OUTPOST_BLUESKY_PLC_URL` (default `https://plc.directory`) and
+    /// `OUTPOST_BLUESKY_VIDEO_URL` (the video service, default `https://video.bsky.app`).
     pub fn from_env(secrets: Arc<dyn SecretStore>) -> Bluesky {
         Bluesky::new(
             http::base_url(NET, DEFAULT_ENTRYWAY),
             http::env_url("OUTPOST_BLUESKY_PLC_URL", DEFAULT_PLC),
             secrets,
         )
+        .with_video_service(http::env_url("OUTPOST_BLUESKY_VIDEO_URL", DEFAULT_VIDEO))
     }
 
+    /// A publisher with the default video service (`https://video.bsky.app`); see
+    /// [`Bluesky::with_video_service`].
     pub fn new(entryway: String, plc: String, secrets: Arc<dyn SecretStore>) -> Bluesky {
         Bluesky {
             entryway: entryway.trim_end_matches('/').to_string(),
             plc: plc.trim_end_matches('/').to_string(),
+            video: DEFAULT_VIDEO.to_string(),
             http: http::client(),
             secrets,
             sessions: Mutex::new(HashMap::new()),
@@ -430,8 +456,19 @@ impl Bluesky {
         self
     }
 
+    /// Replaces the video service's base URL (a test's fake, a self-hosted service).
+    pub fn with_video_service(mut self, url: impl Into<String>) -> Bluesky {
+        self.video = url.into().trim().trim_end_matches('/').to_string();
+        self
+    }
+
     pub fn entryway(&self) -> &str {
         &self.entryway
+    }
+
+    /// The video service's base URL.
+    pub fn video_service(&self) -> &str {
+        &self.video
     }
 
     // -----------------------------------------------------------------------------------------
@@ -456,7 +493,28 @@ impl Bluesky {
             Payload::Bytes { data, mime } => rb
                 .header(reqwest::header::CONTENT_TYPE, mime.as_str())
                 .body(data.clone()),
+            Payload::File {
+                path,
+                name,
+                mime,
+                len,
+            } => {
+                let file = tokio::fs::File::open(path).await.map_err(|e| {
+                    permanent(format!(
+                        "{name} cannot be read ({}) — attach it again",
+                        sanitize_message(&e.to_string(), 80)
+                    ))
+                })?;
+                // Streamed in small chunks: a large video is never held in memory. The
+                // explicit length makes hyper send `Content-Length`, not chunked encoding.
+                rb.header(reqwest::header::CONTENT_TYPE, mime.as_str())
+                    .header(reqwest::header::CONTENT_LENGTH, *len)
+                    .body(reqwest::Body::from(file))
+            }
         };
+        if let Some(timeout) = call.timeout {
+            rb = rb.timeout(timeout);
+        }
         let started = Instant::now();
         let resp = match rb.send().await {
             Ok(r) => r,
@@ -1141,9 +1199,16 @@ impl Bluesky {
                 media.len() - MAX_IMAGES
             )));
         }
+        if let Some(m) = media.iter().find(|m| m.is_video()) {
+            // Video goes through `start` and `poll` (the video service), never `publish`.
+            return Err(permanent(format!(
+                "internal error: {} is a video, which Bluesky publishes in two phases — report this bug",
+                m.file_name()
+            )));
+        }
         if let Some(m) = media.iter().find(|m| !m.is_image()) {
             return Err(permanent(format!(
-                "{} is {}; Outpost posts only images to Bluesky for now — remove it",
+                "{} is {}; Bluesky takes images and MP4 video only — remove it",
                 m.file_name(),
                 m.mime
             )));
@@ -1214,63 +1279,15 @@ impl Bluesky {
             .filter(Value::is_object)
             .ok_or_else(|| malformed(&reply, &run.secret_strs()))
     }
-}
 
-fn store_error(verb: &str, reason: &str) -> PublishError {
-    transient(format!(
-        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
-        sanitize_message(reason, 120)
-    ))
-}
-
-/// A failed `createSession`.
-fn login_error(reply: &Reply, handle: &str, secrets: &[&str]) -> PublishError {
-    let error = reply.error();
-    let status = reply.status.as_u16();
-    if error == "AuthFactorTokenRequired"
-        || matches!(error.as_str(), "AccountTakedown" | "AccountDeactivated")
-    {
-        return classify(reply, handle, secrets);
-    }
-    if status == 401 || (status == 400 && error == "AuthenticationRequired") {
-        return reauth(handle, "Bluesky: app password revoked or wrong")
-            .with_excerpt(&reply.body, secrets);
-    }
-    let e = classify(reply, handle, secrets);
-    match e.class {
-        ErrorClass::RateLimited { .. } | ErrorClass::Transient { .. } => e,
-        _ => PublishError {
-            class: ErrorClass::Transient { retry_after: None },
-            message: format!(
-                "Bluesky: could not log in ({}) — Outpost will retry",
-                detail(reply)
-            ),
-            ..e
-        },
-    }
-}
-
-#[async_trait]
-impl Publisher for Bluesky {
-    fn network(&self) -> Network {
-        NET
-    }
-
-    fn new_client_handle(&self, idempotency_key: &str, now: DateTime<Utc>) -> Option<String> {
-        let micros = u64::try_from(now.timestamp_micros()).unwrap_or(0);
-        Some(outpost_core::ids::tid_for_key(idempotency_key, micros))
-    }
-
-    async fn publish(&self, req: &PartRequest<'_>) -> Result<PublishedPart, PublishError> {
-        let Some(rkey) = req.client_handle else {
-            return Err(permanent(
-                "internal error: no record key was chosen for this post — report this bug",
-            ));
-        };
-        let images = Bluesky::read_images(&req.part.media).await?;
-        let mut run = self.start_run(req.account).await?;
-
-        let facets = self.facets(&run, &req.part.text).await?;
+    /// The post record without its embed: text, `createdAt`, facets and, for a later thread
+    /// part, the reply refs.
+    async fn base_record(
+        &self,
+        run: &Run<'_>,
+        req: &PartRequest<'_>,
+    ) -> Result<Value, PublishError> {
+        let facets = self.facets(run, &req.part.text).await?;
         let mut record = json!({
             "$type": POST_COLLECTION,
             "text": req.part.text,
@@ -1279,32 +1296,25 @@ impl Publisher for Bluesky {
         if !facets.is_empty() {
             record["facets"] = Value::Array(facets);
         }
-        if !images.is_empty() {
-            let mut embedded = Vec::with_capacity(images.len());
-            for (data, m) in &images {
-                let blob = self.upload_blob(&mut run, data, &m.mime).await?;
-                let mut image = json!({ "image": blob, "alt": m.alt.clone().unwrap_or_default() });
-                let size = match (m.width, m.height) {
-                    (Some(w), Some(h)) => Some((w, h)),
-                    _ => outpost_core::media::probe(m.file_name(), data)
-                        .ok()
-                        .and_then(|p| Some((p.width?, p.height?))),
-                };
-                if let Some((w, h)) = size.filter(|(w, h)| *w >= 1 && *h >= 1) {
-                    image["aspectRatio"] = json!({ "width": w, "height": h });
-                }
-                embedded.push(image);
-            }
-            record["embed"] = json!({ "$type": "app.bsky.embed.images", "images": embedded });
-        }
         if let (Some(first), Some(last)) = (req.previous.first(), req.previous.last()) {
-            let root = self.strong_ref(&run, first).await?;
-            let parent = self.strong_ref(&run, last).await?;
+            let root = self.strong_ref(run, first).await?;
+            let parent = self.strong_ref(run, last).await?;
             record["reply"] = json!({ "root": root, "parent": parent });
         }
+        Ok(record)
+    }
 
+    /// `createRecord` under the chosen record key. A failure that may hide a created record
+    /// (a 5xx, a duplicate key) is settled with `getRecord` before it is reported.
+    async fn create_post(
+        &self,
+        run: &mut Run<'_>,
+        req: &PartRequest<'_>,
+        rkey: &str,
+        record: Value,
+    ) -> Result<PublishedPart, PublishError> {
         let reply = self
-            .authed(&mut run, |s| {
+            .authed(run, |s| {
                 let mut call = Call::post(
                     &s.pds,
                     "com.atproto.repo.createRecord",
@@ -1388,6 +1398,103 @@ impl Publisher for Bluesky {
             }),
             Err(_) => Err(error),
         }
+    }
+}
+
+/// A part without a record key: the dispatcher chooses one before the first attempt.
+fn no_rkey() -> PublishError {
+    permanent("internal error: no record key was chosen for this post — report this bug")
+}
+
+fn store_error(verb: &str, reason: &str) -> PublishError {
+    transient(format!(
+        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
+        sanitize_message(reason, 120)
+    ))
+}
+
+/// A failed `createSession`.
+fn login_error(reply: &Reply, handle: &str, secrets: &[&str]) -> PublishError {
+    let error = reply.error();
+    let status = reply.status.as_u16();
+    if error == "AuthFactorTokenRequired"
+        || matches!(error.as_str(), "AccountTakedown" | "AccountDeactivated")
+    {
+        return classify(reply, handle, secrets);
+    }
+    if status == 401 || (status == 400 && error == "AuthenticationRequired") {
+        return reauth(handle, "Bluesky: app password revoked or wrong")
+            .with_excerpt(&reply.body, secrets);
+    }
+    let e = classify(reply, handle, secrets);
+    match e.class {
+        ErrorClass::RateLimited { .. } | ErrorClass::Transient { .. } => e,
+        _ => PublishError {
+            class: ErrorClass::Transient { retry_after: None },
+            message: format!(
+                "Bluesky: could not log in ({}) — Outpost will retry",
+                detail(reply)
+            ),
+            ..e
+        },
+    }
+}
+
+#[async_trait]
+impl Publisher for Bluesky {
+    fn network(&self) -> Network {
+        NET
+    }
+
+    fn new_client_handle(&self, idempotency_key: &str, now: DateTime<Utc>) -> Option<String> {
+        let micros = u64::try_from(now.timestamp_micros()).unwrap_or(0);
+        Some(outpost_core::ids::tid_for_key(idempotency_key, micros))
+    }
+
+    async fn publish(&self, req: &PartRequest<'_>) -> Result<PublishedPart, PublishError> {
+        let Some(rkey) = req.client_handle else {
+            return Err(no_rkey());
+        };
+        let images = Bluesky::read_images(&req.part.media).await?;
+        let mut run = self.start_run(req.account).await?;
+
+        let mut record = self.base_record(&run, req).await?;
+        if !images.is_empty() {
+            let mut embedded = Vec::with_capacity(images.len());
+            for (data, m) in &images {
+                let blob = self.upload_blob(&mut run, data, &m.mime).await?;
+                let mut image = json!({ "image": blob, "alt": m.alt.clone().unwrap_or_default() });
+                let size = match (m.width, m.height) {
+                    (Some(w), Some(h)) => Some((w, h)),
+                    _ => outpost_core::media::probe(m.file_name(), data)
+                        .ok()
+                        .and_then(|p| Some((p.width?, p.height?))),
+                };
+                if let Some((w, h)) = size.filter(|(w, h)| *w >= 1 && *h >= 1) {
+                    image["aspectRatio"] = json!({ "width": w, "height": h });
+                }
+                embedded.push(image);
+            }
+            record["embed"] = json!({ "$type": "app.bsky.embed.images", "images": embedded });
+        }
+        self.create_post(&mut run, req, rkey, record).await
+    }
+
+    /// Publishes a part with a video in two phases (upload, then poll the encoding); a part
+    /// without video is published at once.
+    async fn start(&self, req: &PartRequest<'_>) -> Result<PartOutcome, PublishError> {
+        if !req.part.media.iter().any(MediaRef::is_video) {
+            return self.publish(req).await.map(PartOutcome::Published);
+        }
+        self.start_video(req).await
+    }
+
+    async fn poll(
+        &self,
+        req: &PartRequest<'_>,
+        phase: &Value,
+    ) -> Result<PartOutcome, PublishError> {
+        self.poll_video(req, phase).await
     }
 
     async fn lookup(&self, req: &PartRequest<'_>) -> Result<Lookup, PublishError> {

@@ -1,21 +1,26 @@
 //! A faithful in-process fake of Bluesky's AT Protocol servers: an
 //! **entryway** (where `createSession` is called, also a handle resolver and
-//! a PLC directory) and a **PDS** (named in the DID document). Both
-//! listeners share one state and serve every XRPC method, as `bsky.social`
-//! proxies repo calls to the account's PDS; [`RecordedRequest::listener`]
-//! tells which host a client used.
+//! a PLC directory), a **PDS** (named in the DID document) and the **video
+//! service** (`video.bsky.app`, [`BlueskyFake::video_url`]). The entryway and
+//! the PDS share one state and serve every `com.atproto.*` method, as
+//! `bsky.social` proxies repo calls to the account's PDS; the video listener
+//! serves only `app.bsky.video.*`. [`RecordedRequest::listener`] tells which
+//! host a client used.
 //!
 //! Implemented XRPC methods (wire format of `@atproto/pds`):
 //! `com.atproto.server.{createSession, refreshSession, getSession,
-//! deleteSession, describeServer}`, `com.atproto.identity.resolveHandle`,
+//! deleteSession, describeServer, getServiceAuth}`,
+//! `com.atproto.identity.resolveHandle`,
 //! `com.atproto.repo.{uploadBlob, createRecord, getRecord, listRecords,
 //! deleteRecord}`, `com.atproto.sync.getBlob`, `_health`; plus
-//! `GET /did:plc:…` (PLC directory). Anything else under `/xrpc/` answers
+//! `GET /did:plc:…` (PLC directory). On the video listener:
+//! `app.bsky.video.{uploadVideo, getJobStatus, getUploadLimits}` (see the
+//! `video` module for the job state machine and the test controls).
+//! Anything else under `/xrpc/` answers
 //! `404 {"error":"XRPCNotSupported","message":"XRPCNotSupported"}`.
 //!
-//! **Not implemented (yet):** the video service (`getServiceAuth`,
-//! `app.bsky.video.*`), OAuth/DPoP, `putRecord`/`applyWrites`, handle
-//! resolution by DNS or `/.well-known/atproto-did`.
+//! **Not implemented (yet):** OAuth/DPoP, `putRecord`/`applyWrites`, handle
+//! resolution by DNS or `/.well-known/atproto-did`, video captions upload.
 //!
 //! Behaviour worth knowing:
 //! - Time is the fake's clock ([`BlueskyFake::now`]); [`BlueskyFake::advance_time`]
@@ -30,6 +35,7 @@
 mod control;
 mod tokens;
 mod validate;
+mod video;
 mod xrpc;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -47,6 +53,7 @@ use crate::common::{
     random_bytes, random_string, spawn_server, ConnInfo, RateLimiter, ServerGuard, BASE32_ALPHABET,
 };
 pub use crate::common::{Listener, RecordedRequest};
+pub use video::{JobOutcome, JobPace, JobStatusForm, VideoJob};
 
 /// The collection Outpost writes.
 pub const POST_COLLECTION: &str = "app.bsky.feed.post";
@@ -76,6 +83,8 @@ pub struct BlueskyConfig {
     pub entryway_port: u16,
     /// Port of the PDS listener (0 = any free port).
     pub pds_port: u16,
+    /// Port of the video service listener (0 = any free port).
+    pub video_port: u16,
 }
 
 impl Default for BlueskyConfig {
@@ -92,6 +101,7 @@ impl Default for BlueskyConfig {
             blob_gc_after: chrono::Duration::minutes(10),
             entryway_port: 0,
             pds_port: 0,
+            video_port: 0,
         }
     }
 }
@@ -106,7 +116,9 @@ pub struct StoredRecord {
 }
 
 /// A queued fault. Each request to a matching XRPC method consumes one of
-/// `times`; faults are consumed in the order they were pushed.
+/// `times`; faults are consumed in the order they were pushed. Faults apply
+/// on every listener, the video service's included
+/// (`app.bsky.video.uploadVideo`, `app.bsky.video.getJobStatus`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
     /// An NSID such as `com.atproto.repo.createRecord`, or `*` for any.
@@ -273,18 +285,26 @@ impl BlueskyFake {
     pub async fn start_with(config: BlueskyConfig) -> std::io::Result<BlueskyFake> {
         let entryway = TcpListener::bind(("127.0.0.1", config.entryway_port)).await?;
         let pds = TcpListener::bind(("127.0.0.1", config.pds_port)).await?;
+        let video = TcpListener::bind(("127.0.0.1", config.video_port)).await?;
         let entryway_addr = entryway.local_addr()?;
         let pds_addr = pds.local_addr()?;
+        let video_addr = video.local_addr()?;
         let shared = Arc::new(Shared {
             secret: random_bytes::<32>(),
             entryway_url: format!("http://{entryway_addr}"),
             pds_url: format!("http://{pds_addr}"),
             service_did: format!("did:web:{}%3A{}", pds_addr.ip(), pds_addr.port()),
+            video_url: format!("http://{video_addr}"),
+            video_did: format!("did:web:{}%3A{}", video_addr.ip(), video_addr.port()),
             cfg: config,
             inner: Mutex::new(Inner::new()),
         });
         let mut tasks = Vec::new();
-        for (listener, which) in [(entryway, Listener::Entryway), (pds, Listener::Pds)] {
+        for (listener, which) in [
+            (entryway, Listener::Entryway),
+            (pds, Listener::Pds),
+            (video, Listener::Video),
+        ] {
             let shared = shared.clone();
             tasks.push(spawn_server(listener, move |req, conn| {
                 handle(shared.clone(), which, conn, req)
@@ -307,9 +327,20 @@ impl BlueskyFake {
     }
 
     /// The PDS service DID (`did:web:127.0.0.1%3A<port>`), the `aud` of the
-    /// session JWTs.
+    /// session JWTs and the `aud` `uploadVideo` expects in a service token.
     pub fn service_did(&self) -> String {
         self.shared.service_did.clone()
+    }
+
+    /// The video service's base URL (the real one is `https://video.bsky.app`).
+    pub fn video_url(&self) -> String {
+        self.shared.video_url.clone()
+    }
+
+    /// The video service's DID (`did:web:127.0.0.1%3A<port>`), the `aud` of
+    /// a service token for `app.bsky.video.getUploadLimits`.
+    pub fn video_service_did(&self) -> String {
+        self.shared.video_did.clone()
     }
 
     pub fn config(&self) -> BlueskyConfig {
@@ -403,6 +434,52 @@ impl BlueskyFake {
         self.shared.lock().clock_offset += by;
     }
 
+    /// Whether the account's email is verified (default `true`). Without it,
+    /// `uploadVideo` fails with `unconfirmed_email`, `getUploadLimits` says
+    /// `canUpload: false`, and sessions report `emailConfirmed: false`.
+    /// Returns `false` for an unknown handle.
+    pub fn set_email_confirmed(&self, handle: &str, confirmed: bool) -> bool {
+        self.shared.set_email_confirmed(handle, confirmed)
+    }
+
+    /// How long video jobs uploaded from now on take to finish (default
+    /// [`JobPace::Polls`]`(2)`: `ENCODING` on the first poll, `COMPLETED` on the
+    /// second).
+    pub fn set_video_pace(&self, pace: JobPace) {
+        self.shared.lock().video.pace = pace;
+    }
+
+    /// How video jobs uploaded from now on end (default [`JobOutcome::Complete`]).
+    pub fn set_video_outcome(&self, outcome: JobOutcome) {
+        self.shared.lock().video.outcome = outcome;
+    }
+
+    /// The form of `uploadVideo`'s answer (default [`JobStatusForm::Wrapped`]).
+    pub fn set_video_response_form(&self, form: JobStatusForm) {
+        self.shared.lock().video.form = form;
+    }
+
+    /// While on, every `uploadVideo` answers the `already_exists` error with
+    /// a finished job and its `blob` (as a re-upload of a processed video
+    /// does; that also happens without this switch).
+    pub fn set_video_already_exists(&self, on: bool) {
+        self.shared.lock().video.already_exists = on;
+    }
+
+    /// Per-account daily video upload allowance (default 25 videos and
+    /// 10 GiB a day); resets the usage counted so far.
+    pub fn set_video_daily_limits(&self, videos: u32, bytes: u64) {
+        let mut inner = self.shared.lock();
+        inner.video.daily_videos = videos;
+        inner.video.daily_bytes = bytes;
+        inner.video.usage.clear();
+    }
+
+    /// Every video job so far, in upload order.
+    pub fn video_jobs(&self) -> Vec<VideoJob> {
+        self.shared.lock().video.snapshot()
+    }
+
     /// Bytes and MIME type of a stored blob.
     pub fn blob(&self, did: &str, cid: &str) -> Option<(String, Vec<u8>)> {
         self.shared
@@ -421,6 +498,8 @@ pub(crate) struct Shared {
     entryway_url: String,
     pds_url: String,
     service_did: String,
+    video_url: String,
+    video_did: String,
     inner: Mutex<Inner>,
 }
 
@@ -442,6 +521,7 @@ pub(crate) struct Inner {
     tid_last: u64,
     tid_clock: u64,
     seq: u64,
+    video: video::VideoState,
 }
 
 #[derive(Debug, Clone)]
@@ -449,6 +529,7 @@ pub(crate) struct Account {
     did: String,
     handle: String,
     email: String,
+    email_confirmed: bool,
     app_passwords: Vec<String>,
     /// A PLC-style `z…` key for the DID document.
     signing_key: String,
@@ -512,6 +593,7 @@ impl Inner {
             tid_last: 0,
             tid_clock: u64::from(u16::from_le_bytes(random_bytes::<2>())) & 1023,
             seq: 0,
+            video: video::VideoState::default(),
         }
     }
 
@@ -596,6 +678,7 @@ impl Shared {
         inner.accounts.push(Account {
             did: did.clone(),
             email: format!("{local}@example.test"),
+            email_confirmed: true,
             handle,
             app_passwords: vec![app_password.to_string()],
             signing_key: format!(
@@ -619,6 +702,18 @@ impl Shared {
         }
         inner.revoke_refresh_of(&did);
         true
+    }
+
+    fn set_email_confirmed(&self, handle: &str, confirmed: bool) -> bool {
+        let handle = normalize_handle(handle);
+        let mut inner = self.lock();
+        match inner.accounts.iter_mut().find(|a| a.handle == handle) {
+            Some(account) => {
+                account.email_confirmed = confirmed;
+                true
+            }
+            None => false,
+        }
     }
 
     fn revoke_sessions(&self, handle: &str) -> bool {
@@ -763,7 +858,7 @@ async fn handle(
         tokio::time::sleep(latency).await;
     }
 
-    let (response, after) = route(&shared, &req).await;
+    let (response, after) = route(&shared, listener, &req).await;
     let status = match after {
         After::Drop => 0,
         _ => response.status().as_u16(),
@@ -782,12 +877,16 @@ async fn handle(
     }
 }
 
-async fn route(shared: &Shared, req: &Req) -> (Response<Body>, After) {
+async fn route(shared: &Shared, listener: Listener, req: &Req) -> (Response<Body>, After) {
     let Some(nsid) = req.path.strip_prefix("/xrpc/") else {
         return (other(shared, req), After::Nothing);
     };
+    let process = |shared: &Shared, req: &Req, nsid: &str| match listener {
+        Listener::Video => video::process(shared, req, nsid),
+        _ => xrpc::process(shared, req, nsid),
+    };
     match shared.take_fault(nsid) {
-        None => (xrpc::process(shared, req, nsid), After::Nothing),
+        None => (process(shared, req, nsid), After::Nothing),
         Some(FaultKind::Status {
             status,
             error,
@@ -803,10 +902,10 @@ async fn route(shared: &Shared, req: &Req) -> (Response<Body>, After) {
         Some(FaultKind::Html { status }) => (html_error(status), After::Nothing),
         Some(FaultKind::DelayBefore(d)) => {
             tokio::time::sleep(d).await;
-            (xrpc::process(shared, req, nsid), After::Nothing)
+            (process(shared, req, nsid), After::Nothing)
         }
-        Some(FaultKind::DropAfterCommit) => (xrpc::process(shared, req, nsid), After::Drop),
-        Some(FaultKind::DelayAfterCommit(d)) => (xrpc::process(shared, req, nsid), After::Delay(d)),
+        Some(FaultKind::DropAfterCommit) => (process(shared, req, nsid), After::Drop),
+        Some(FaultKind::DelayAfterCommit(d)) => (process(shared, req, nsid), After::Delay(d)),
     }
 }
 

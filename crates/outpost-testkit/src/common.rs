@@ -36,6 +36,8 @@ pub enum Listener {
     Entryway,
     /// The Bluesky PDS named in the DID document.
     Pds,
+    /// Bluesky's video service (`video.bsky.app`).
+    Video,
 }
 
 /// One request as seen by a fake server.

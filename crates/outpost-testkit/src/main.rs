@@ -1,11 +1,11 @@
 //! `outpost-fake`: run a fake network server as a process.
 //!
 //! ```text
-//! outpost-fake bluesky [--port N] [--pds-port N] [--account handle:password]...
+//! outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...
 //! ```
 //!
 //! Prints one JSON line to stdout once listening:
-//! `{"entryway":"http://…","pds":"http://…","accounts":[{"handle","did"}]}`,
+//! `{"entryway":"http://…","pds":"http://…","video":"http://…","accounts":[{"handle","did"}]}`,
 //! then serves until killed (SIGINT/SIGTERM). Drive it with the HTTP
 //! control API under `/_fake/` (see `outpost_testkit::bluesky`).
 
@@ -14,12 +14,12 @@ use std::process::ExitCode;
 
 use outpost_testkit::bluesky::{BlueskyConfig, BlueskyFake};
 
-const USAGE: &str =
-    "usage: outpost-fake bluesky [--port N] [--pds-port N] [--account handle:password]...";
+const USAGE: &str = "usage: outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...";
 
 struct Args {
     entryway_port: u16,
     pds_port: u16,
+    video_port: u16,
     accounts: Vec<(String, String)>,
 }
 
@@ -33,6 +33,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut parsed = Args {
         entryway_port: 0,
         pds_port: 0,
+        video_port: 0,
         accounts: Vec::new(),
     };
     while let Some(arg) = iter.next() {
@@ -56,6 +57,11 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
                 parsed.pds_port = value()?
                     .parse()
                     .map_err(|_| format!("bad --pds-port\n{USAGE}"))?
+            }
+            "--video-port" => {
+                parsed.video_port = value()?
+                    .parse()
+                    .map_err(|_| format!("bad --video-port\n{USAGE}"))?
             }
             "--account" => {
                 let v = value()?;
@@ -86,6 +92,7 @@ async fn main() -> ExitCode {
     let config = BlueskyConfig {
         entryway_port: args.entryway_port,
         pds_port: args.pds_port,
+        video_port: args.video_port,
         ..BlueskyConfig::default()
     };
     let fake = match BlueskyFake::start_with(config).await {
@@ -106,6 +113,7 @@ async fn main() -> ExitCode {
     let line = serde_json::json!({
         "entryway": fake.entryway_url(),
         "pds": fake.pds_url(),
+        "video": fake.video_url(),
         "accounts": accounts,
     });
     let mut stdout = std::io::stdout().lock();

@@ -1,9 +1,9 @@
-//! HTTP control API under `/_fake/`, served on both listeners, so scripts
-//! and other processes can drive the fake:
+//! HTTP control API under `/_fake/`, served on all three listeners, so
+//! scripts and other processes can drive the fake:
 //!
 //! | Request | Effect / answer |
 //! |---|---|
-//! | `GET /_fake/info` | `{"entryway","pds","service_did"}` |
+//! | `GET /_fake/info` | `{"entryway","pds","service_did","video","video_did"}` |
 //! | `POST /_fake/accounts {"handle","password"}` | `{"did","handle"}` |
 //! | `POST /_fake/faults` a [`Fault`] or an array of them | `{"queued":n}` |
 //! | `DELETE /_fake/faults` | drop queued faults |
@@ -17,6 +17,13 @@
 //! | `GET /_fake/records?did=` | `[StoredRecord]` |
 //! | `GET /_fake/requests` | `[RecordedRequest]` (body base64) |
 //! | `DELETE /_fake/requests` | forget recorded requests |
+//! | `POST /_fake/email-confirmed {"handle","confirmed"}` | 404 if unknown |
+//! | `POST /_fake/video/pace {"polls"}` or `{"secs"}` | jobs created from now on |
+//! | `POST /_fake/video/outcome` a [`JobOutcome`] | e.g. `{"type":"fail","failure_code":"encoding_failure"}`, `{"type":"never_completes"}` |
+//! | `POST /_fake/video/response-form {"form":"wrapped"\|"bare"}` | `uploadVideo`'s answer |
+//! | `POST /_fake/video/already-exists {"enabled"}` | |
+//! | `POST /_fake/video/limits {"videos","bytes"}` | daily allowance (resets usage) |
+//! | `GET /_fake/video/jobs` | `[VideoJob]` |
 //!
 //! Errors answer `400`/`404` with `{"error":"…"}`.
 
@@ -25,7 +32,7 @@ use axum::http::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{json_response, Fault, Req, Shared};
+use super::{json_response, Fault, JobOutcome, JobPace, JobStatusForm, Req, Shared};
 
 const JSON: &str = "application/json; charset=utf-8";
 
@@ -70,6 +77,35 @@ struct SecsInput {
 }
 
 #[derive(Deserialize)]
+struct EmailInput {
+    handle: String,
+    confirmed: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PaceInput {
+    Polls { polls: u32 },
+    Secs { secs: u64 },
+}
+
+#[derive(Deserialize)]
+struct FormInput {
+    form: JobStatusForm,
+}
+
+#[derive(Deserialize)]
+struct EnabledInput {
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+struct VideoLimitsInput {
+    videos: u32,
+    bytes: u64,
+}
+
+#[derive(Deserialize)]
 #[serde(untagged)]
 enum Faults {
     One(Fault),
@@ -93,6 +129,8 @@ fn run(shared: &Shared, req: &Req) -> Answer {
                 "entryway": shared.entryway_url,
                 "pds": shared.pds_url,
                 "service_did": shared.service_did,
+                "video": shared.video_url,
+                "video_did": shared.video_did,
             }),
         ),
         ("POST", "/_fake/accounts") => {
@@ -174,6 +212,48 @@ fn run(shared: &Shared, req: &Req) -> Answer {
         ("DELETE", "/_fake/requests") => {
             shared.lock().requests.clear();
             done()
+        }
+        ("POST", "/_fake/email-confirmed") => {
+            let input: EmailInput = parse(req)?;
+            if !shared.set_email_confirmed(&input.handle, input.confirmed) {
+                return Err(Box::new(reply(404, json!({ "error": "unknown handle" }))));
+            }
+            done()
+        }
+        ("POST", "/_fake/video/pace") => {
+            let pace = match parse::<PaceInput>(req)? {
+                PaceInput::Polls { polls } => JobPace::Polls(polls),
+                PaceInput::Secs { secs } => JobPace::Seconds(secs),
+            };
+            shared.lock().video.pace = pace;
+            done()
+        }
+        ("POST", "/_fake/video/outcome") => {
+            let outcome: JobOutcome = parse(req)?;
+            shared.lock().video.outcome = outcome;
+            done()
+        }
+        ("POST", "/_fake/video/response-form") => {
+            let input: FormInput = parse(req)?;
+            shared.lock().video.form = input.form;
+            done()
+        }
+        ("POST", "/_fake/video/already-exists") => {
+            let input: EnabledInput = parse(req)?;
+            shared.lock().video.already_exists = input.enabled;
+            done()
+        }
+        ("POST", "/_fake/video/limits") => {
+            let input: VideoLimitsInput = parse(req)?;
+            let mut inner = shared.lock();
+            inner.video.daily_videos = input.videos;
+            inner.video.daily_bytes = input.bytes;
+            inner.video.usage.clear();
+            done()
+        }
+        ("GET", "/_fake/video/jobs") => {
+            let jobs = shared.lock().video.snapshot();
+            reply(200, serde_json::to_value(jobs).unwrap_or_default())
         }
         _ => reply(404, json!({ "error": "unknown control endpoint" })),
     })

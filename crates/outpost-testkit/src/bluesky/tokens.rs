@@ -2,6 +2,12 @@
 //! `at+jwt` (access) or `refresh+jwt` (refresh), payload `scope`, `aud`
 //! (the PDS `did:web`), `sub` (the account DID), `iat`, `exp`, `jti`.
 //! The signature is a real HMAC-SHA256 over a per-fake random secret.
+//!
+//! Service tokens (`com.atproto.server.getServiceAuth`) are shaped like the
+//! reference PDS's inter-service JWTs: header `typ` `JWT`, payload `iss`
+//! (the account DID), `aud`, `lxm` (optional), `iat`, `exp`, `jti`. The real
+//! PDS signs them with the account's ES256K key; the fake uses its HMAC
+//! secret, which its video service shares.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -14,6 +20,7 @@ pub(crate) const SCOPE_APP_PASS: &str = "com.atproto.appPass";
 pub(crate) const SCOPE_REFRESH: &str = "com.atproto.refresh";
 pub(crate) const TYP_ACCESS: &str = "at+jwt";
 pub(crate) const TYP_REFRESH: &str = "refresh+jwt";
+pub(crate) const TYP_SERVICE: &str = "JWT";
 
 pub(crate) struct Claims<'a> {
     pub typ: &'a str,
@@ -35,6 +42,35 @@ pub(crate) fn sign(secret: &[u8], claims: &Claims<'_>) -> String {
         "exp": claims.exp,
         "jti": claims.jti,
     });
+    sign_parts(secret, &header, &payload)
+}
+
+/// An inter-service token (`getServiceAuth`).
+pub(crate) struct ServiceClaims<'a> {
+    pub iss: &'a str,
+    pub aud: &'a str,
+    pub lxm: Option<&'a str>,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: &'a str,
+}
+
+pub(crate) fn sign_service(secret: &[u8], claims: &ServiceClaims<'_>) -> String {
+    let header = json!({ "typ": TYP_SERVICE, "alg": "HS256" });
+    let mut payload = json!({
+        "iss": claims.iss,
+        "aud": claims.aud,
+        "iat": claims.iat,
+        "exp": claims.exp,
+        "jti": claims.jti,
+    });
+    if let (Some(lxm), Some(map)) = (claims.lxm, payload.as_object_mut()) {
+        map.insert("lxm".into(), Value::String(lxm.to_string()));
+    }
+    sign_parts(secret, &header, &payload)
+}
+
+fn sign_parts(secret: &[u8], header: &Value, payload: &Value) -> String {
     let signing_input = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(header.to_string()),

@@ -289,6 +289,10 @@ fn validate_embed(
             if let Some(ratio) = embed.get("aspectRatio") {
                 aspect_ratio(ratio, &format!("{path}/aspectRatio"))?;
             }
+            if let Some(presentation) = embed.get("presentation") {
+                // Open enum (knownValues "default", "gif"): any string.
+                string(presentation, &format!("{path}/presentation"))?;
+            }
         }
         "app.bsky.embed.external" => {
             let ep = format!("{path}/external");
@@ -680,6 +684,30 @@ mod tests {
         assert!(check(facet(0, 2)).is_err()); // inside é
         assert!(check(facet(0, 13)).is_err());
         assert!(check(facet(3, 3)).is_err());
+    }
+
+    #[test]
+    fn a_video_embed_takes_one_mp4_blob_up_to_300_mb() {
+        let blob = json!({"$type": "blob", "ref": {"$link": "bafkreiabc234"},
+            "mimeType": "video/mp4", "size": 10});
+        let post =
+            |embed: Value| json!({"text": "", "createdAt": "2026-01-01T00:00:00Z", "embed": embed});
+        let refs = check(post(json!({"$type": "app.bsky.embed.video", "video": blob,
+            "alt": "a cat", "aspectRatio": {"width": 16, "height": 9}})))
+        .expect("valid");
+        assert_eq!(refs.blobs.len(), 1);
+        assert_eq!(refs.blobs[0].max_size, 300_000_000);
+        assert_eq!(refs.blobs[0].accept, &["video/mp4"]);
+        assert!(check(post(json!({"$type": "app.bsky.embed.video"}))).is_err());
+        assert!(check(post(json!({"$type": "app.bsky.embed.video", "video": "x"}))).is_err());
+        assert!(check(post(
+            json!({"$type": "app.bsky.embed.video", "video": blob, "alt": "a".repeat(10_001)})
+        ))
+        .is_err());
+        assert!(check(post(
+            json!({"$type": "app.bsky.embed.video", "video": blob, "presentation": 1})
+        ))
+        .is_err());
     }
 
     #[test]

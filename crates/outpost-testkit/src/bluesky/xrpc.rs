@@ -223,6 +223,7 @@ fn dispatch(
         "com.atproto.server.getSession" => ("GET", get_session),
         "com.atproto.server.deleteSession" => ("POST", delete_session),
         "com.atproto.server.describeServer" => ("GET", describe_server),
+        "com.atproto.server.getServiceAuth" => ("GET", get_service_auth),
         "com.atproto.identity.resolveHandle" => ("GET", resolve_handle),
         "com.atproto.repo.uploadBlob" => ("POST", upload_blob),
         "com.atproto.repo.createRecord" => ("POST", create_record),
@@ -484,7 +485,7 @@ fn session_body(shared: &Shared, account: &Account, access: &str, refresh: &str)
         "did": account.did,
         "didDoc": shared.did_doc(account),
         "email": account.email,
-        "emailConfirmed": true,
+        "emailConfirmed": account.email_confirmed,
         "emailAuthFactor": false,
         "active": true,
     })
@@ -626,7 +627,7 @@ fn get_session(
             "did": account.did,
             "didDoc": shared.did_doc(account),
             "email": account.email,
-            "emailConfirmed": true,
+            "emailConfirmed": account.email_confirmed,
             "emailAuthFactor": false,
             "active": true,
         })))
@@ -660,6 +661,78 @@ fn describe_server(shared: &Shared, _: &mut Inner, _: &Req, _: DateTime<Utc>) ->
     })))
 }
 
+/// `com.atproto.server.getServiceAuth`: a short-lived token that another
+/// service (the video service) accepts on the account's behalf. As on the
+/// reference PDS, `exp` may be at most 1 h ahead (1 min without `lxm`) and
+/// not in the past (`400 BadExpiration`); without `exp` the token lives
+/// 60 s. Stricter than the reference PDS: `aud` must be this PDS's own
+/// `did:web` or the fake video service's, so a client that derives the
+/// audience from the entryway (or anything else) is caught here.
+fn get_service_auth(
+    shared: &Shared,
+    inner: &mut Inner,
+    req: &Req,
+    now: DateTime<Utc>,
+) -> XResult<Reply> {
+    private((|| {
+        let authed = auth_access(shared, inner, req, now)?;
+        let params = params(req)?;
+        let aud = required_param(&params, "aud")?;
+        if !validate::is_did(aud) {
+            return Err(invalid("Params/aud must be a valid did"));
+        }
+        if aud != shared.service_did && aud != shared.video_did {
+            return Err(invalid(format!(
+                "aud {aud} is not a service this fake issues tokens for: use the PDS's own did:web ({}) or the video service's ({})",
+                shared.service_did, shared.video_did
+            )));
+        }
+        let lxm = param(&params, "lxm");
+        if lxm.is_some_and(|l| !validate::is_nsid(l)) {
+            return Err(invalid("Params/lxm must be a valid nsid"));
+        }
+        let exp = match param(&params, "exp") {
+            None => now.timestamp() + 60,
+            Some(raw) => raw
+                .parse::<i64>()
+                .map_err(|_| invalid("Params/exp must be an integer"))?,
+        };
+        let diff = exp - now.timestamp();
+        if diff < 0 {
+            return Err(invalid_named("BadExpiration", "expiration is in past"));
+        }
+        if diff > 3600 {
+            return Err(invalid_named(
+                "BadExpiration",
+                "cannot request a token with an expiration more than an hour in the future",
+            ));
+        }
+        if lxm.is_none() && diff > 60 {
+            return Err(invalid_named(
+                "BadExpiration",
+                "cannot request a method-less token with an expiration more than a minute in the future",
+            ));
+        }
+        let jti = hex::encode(random_bytes::<16>());
+        let token = tokens::sign_service(
+            &shared.secret,
+            &tokens::ServiceClaims {
+                iss: &authed.did,
+                aud,
+                lxm,
+                iat: now.timestamp(),
+                exp,
+                jti: &jti,
+            },
+        );
+        Ok(ok(json!({ "token": token })))
+    })())
+}
+
+fn invalid_named(error: &str, message: &str) -> Box<Reply> {
+    xerr(400, error, message)
+}
+
 // ---- com.atproto.identity ------------------------------------------------------------
 
 fn resolve_handle(_: &Shared, inner: &mut Inner, req: &Req, _: DateTime<Utc>) -> XResult<Reply> {
@@ -675,13 +748,13 @@ fn resolve_handle(_: &Shared, inner: &mut Inner, req: &Req, _: DateTime<Utc>) ->
 
 /// CIDv1 (sha2-256) in multibase base32: codec 0x55 raw → `bafkrei…`,
 /// 0x71 dag-cbor → `bafyrei…`.
-fn cid(codec: u8, data: &[u8]) -> String {
+pub(crate) fn cid(codec: u8, data: &[u8]) -> String {
     let mut bytes = vec![0x01, codec, 0x12, 0x20];
     bytes.extend_from_slice(&Sha256::digest(data));
     format!("b{}", base32_lower(&bytes))
 }
 
-fn sniff_mime(data: &[u8]) -> Option<&'static str> {
+pub(crate) fn sniff_mime(data: &[u8]) -> Option<&'static str> {
     let starts = |magic: &[u8]| data.starts_with(magic);
     if starts(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
@@ -705,7 +778,7 @@ fn sniff_mime(data: &[u8]) -> Option<&'static str> {
     }
 }
 
-fn gc_blobs(shared: &Shared, inner: &mut Inner, now: DateTime<Utc>) {
+pub(crate) fn gc_blobs(shared: &Shared, inner: &mut Inner, now: DateTime<Utc>) {
     let cutoff = now - shared.cfg.blob_gc_after;
     inner
         .blobs
