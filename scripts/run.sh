@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Outpost needs, builds it, and starts it. Until the desktop app lands this is
-# the headless agent (the dispatcher without a window); stop it with Ctrl-C.
+# Installs what Outpost needs, builds it, and starts it: the desktop app when a display is
+# available, else the headless agent (the dispatcher without a window). Extra arguments go
+# to the program (for example --background to start the app in the tray only).
 #
 # Secrets live in the OS keychain. On a machine with no keychain service running (a server,
 # a container), this script chooses the encrypted file store explicitly and says so; set
@@ -9,8 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 . ./scripts/env.sh
-cargo build --release --locked -p outpost-cli
-BIN="$PWD/target/release/outpost"
 
 if [ -z "${OUTPOST_SECRET_STORE:-}" ]; then
   if dbus-send --session --print-reply --dest=org.freedesktop.DBus / \
@@ -32,6 +31,16 @@ if [ -z "${OUTPOST_SECRET_STORE:-}" ]; then
   fi
 fi
 
-echo "outpost: $BIN — data in ${OUTPOST_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/outpost}" >&2
-echo "outpost: connect an account with: $BIN accounts add bluesky --handle YOU.bsky.social --app-password-stdin" >&2
-exec "$BIN" agent "$@"
+cargo build --release --locked -p outpost-cli
+CLI="$PWD/target/release/outpost"
+echo "outpost: data in ${OUTPOST_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/outpost}" >&2
+echo "outpost: command line: $CLI (e.g. $CLI status)" >&2
+
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  (cd ui && npm ci --no-audit --no-fund && npm run build)
+  cargo build --release --locked -p outpost-app --features custom-protocol
+  exec "$PWD/target/release/outpost-app" "$@"
+fi
+echo "outpost: no display: starting the headless agent. Connect an account with:" >&2
+echo "  $CLI accounts add bluesky --handle YOU.bsky.social --app-password-stdin" >&2
+exec "$CLI" agent "$@"

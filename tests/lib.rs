@@ -97,6 +97,22 @@ impl Machine {
         Machine { dir, fake, vars }
     }
 
+    /// The environment every `outpost` process of this machine gets.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut v = self.vars.clone();
+        let home = self.dir.path().join("home");
+        let _ = std::fs::create_dir_all(&home);
+        v.push((
+            "XDG_DATA_HOME".into(),
+            home.join("share").display().to_string(),
+        ));
+        v.push((
+            "XDG_CONFIG_HOME".into(),
+            home.join("config").display().to_string(),
+        ));
+        v
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }

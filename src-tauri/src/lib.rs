@@ -29,6 +29,8 @@ pub fn show_main_window(app: &tauri::AppHandle) {
         .title("Outpost")
         .inner_size(1280.0, 820.0)
         .min_inner_size(900.0, 600.0)
+        // Files dropped on the window go to the page (the composer's drop zone).
+        .disable_drag_drop_handler()
         .build();
     if let Err(e) = built {
         tracing::error!(error = %e, "could not open the main window");

@@ -120,4 +120,10 @@ CREATE TABLE settings (
     r#"
 ALTER TABLE runners ADD COLUMN wakes INTEGER NOT NULL DEFAULT 0;
 "#,
+    // 3: leases are looked up by owner (renew, release, expire) and the queue depth counts
+    // unleased due targets: index both so they stay fast with 100,000 posts.
+    r#"
+CREATE INDEX targets_lease_owner ON targets (lease_owner) WHERE lease_owner IS NOT NULL;
+CREATE INDEX targets_due_free ON targets (state, next_attempt_at) WHERE lease_owner IS NULL;
+"#,
 ];

@@ -1,0 +1,197 @@
+import { expect, test } from '@playwright/test';
+import { chipByText, dateIn, drag, postState, shot, ZONE } from './helpers';
+
+test('compose → schedule → the post is on the calendar and in the queue', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=300#/compose`);
+  const text = page.getByRole('textbox', { name: 'Text', exact: true });
+  await text.fill('Launch day! The new catalogue is online https://example.com/catalogue #launch');
+  await expect(page.getByTestId('counters-0').locator('[data-network="bluesky"]')).toContainText('/300');
+
+  // Try other networks: their counters, checks and previews appear, then leave them out.
+  await page.getByLabel(/x:alice_makes/).check();
+  await page.getByLabel(/instagram:alice\.makes/).check();
+  await expect(page.getByTestId('checks')).toContainText('Instagram: Instagram posts require at least one media file');
+  await expect(page.getByTestId('checks')).toContainText('X: daily quota reached for x:alice_makes');
+  await expect(page.getByTestId('submit')).toBeDisabled();
+  await page.getByRole('tab', { name: /X/ }).click();
+  await shot(page, '01-compose-checks');
+  await page.getByLabel(/instagram:alice\.makes/).uncheck();
+  await page.getByLabel(/x:alice_makes/).uncheck();
+
+  const day = dateIn(ZONE, 2);
+  await page.getByTestId('schedule-at').fill(`${day}T11:00`);
+  await expect(page.getByText(`in ${ZONE}`)).toBeVisible();
+  await expect(page.getByTestId('checks')).toContainText('Ready for Bluesky');
+  await shot(page, '02-compose-ready');
+  await page.getByTestId('submit').click();
+
+  await expect(page.getByText(/Scheduled for/)).toBeVisible();
+  const chip = await chipByText(page, 'Launch day!');
+  await expect(chip).toHaveAttribute('data-status', 'scheduled');
+  await expect(page.locator(`td[data-date="${day}"] .fc-event`, { hasText: 'Launch day!' })).toBeVisible();
+  const card = page.getByTestId('queue-list').locator('article', { hasText: 'Launch day!' });
+  await expect(card).toBeVisible();
+  await expect(card.locator('.badge')).toHaveText('Scheduled');
+  await expect(card).toContainText('11:00');
+  await shot(page, '03-calendar-after-schedule');
+});
+
+test('drag a pending post to another day; dragging a published one is refused', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/calendar`);
+  const chip = page.locator('.fc-daygrid-event[data-post-id="p_tomorrow"]');
+  await expect(chip).toBeVisible();
+  const from = await chip.evaluate((el) => el.closest('td[data-date]')?.getAttribute('data-date'));
+  const target = await page.evaluate((d) => {
+    const dates = [...document.querySelectorAll('td.fc-daygrid-day[data-date]')].map((td) => td.getAttribute('data-date') ?? '');
+    return dates.filter((x) => x > (d ?? '')).at(1) ?? dates.filter((x) => x > (d ?? ''))[0];
+  }, from);
+  expect(target, 'a later day is on the grid').toBeTruthy();
+  await drag(page, chip, page.locator(`td[data-date="${target}"] .fc-daygrid-day-frame`));
+  await expect(page.locator(`td[data-date="${target}"] [data-post-id="p_tomorrow"]`)).toBeVisible();
+  await expect(page.getByTestId('calendar-message')).toContainText('Moved to');
+  const moved = await postState(page, 'p_tomorrow');
+  // 09:30 in Berlin is 08:30 or 07:30 UTC: the same calendar day.
+  expect(moved.scheduled_at?.slice(0, 10)).toBe(target);
+  await shot(page, '04-calendar-after-drag');
+
+  const published = page.locator('.fc-daygrid-event[data-post-id="p_published"]');
+  // Yesterday may be in last month's grid (when today is the 1st).
+  if ((await published.count()) === 0) await page.locator('.fc-prev-button').click();
+  const pubDay = await published.evaluate((el) => el.closest('td[data-date]')?.getAttribute('data-date'));
+  const before = (await postState(page, 'p_published')).scheduled_at;
+  const elsewhere = await page.evaluate(
+    (d) => [...document.querySelectorAll('td.fc-daygrid-day[data-date]')].map((td) => td.getAttribute('data-date')).find((x) => x !== d && x! > d!),
+    pubDay,
+  );
+  await drag(page, published, page.locator(`td[data-date="${elsewhere}"] .fc-daygrid-day-frame`));
+  await expect(page.getByTestId('calendar-message')).toContainText(
+    'This post cannot be moved. It is already published — a published post cannot be moved.',
+  );
+  await expect(page.locator(`td[data-date="${pubDay}"] [data-post-id="p_published"]`)).toBeVisible();
+  expect((await postState(page, 'p_published')).scheduled_at).toBe(before);
+  await shot(page, '05-calendar-drag-refused');
+});
+
+test('a failed card shows the error, and Retry makes it posted', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=300#/post/p_failed`);
+  const dialog = page.getByRole('dialog', { name: 'Post' });
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByTestId('target-error')).toHaveText(
+    'Bluesky: the server is unavailable (HTTP 503 NotEnoughResources) — gave up after 6 attempts',
+  );
+  await shot(page, '06-failed-post');
+  await dialog.getByRole('button', { name: /^Retry/ }).click();
+  await expect(dialog.locator('[data-target-state="published"] .badge')).toHaveText('Posted');
+  await expect(dialog.getByRole('link', { name: /View post/ })).toBeVisible();
+  await expect(dialog.getByTestId('target-error')).toHaveCount(0);
+  await expect(dialog).toContainText('succeeded');
+  await shot(page, '07-retried-post');
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  await expect(page.locator('.fc-event[data-post-id="p_failed"]')).toHaveAttribute('data-status', 'published');
+});
+
+test('a post that fails while publishing shows its error on the card, live', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=300&fail=a_alice:failed#/compose`);
+  await page.getByRole('textbox', { name: 'Text', exact: true }).fill('Flash sale, today only');
+  await page.getByLabel('Post now').check();
+  await page.getByTestId('submit').click();
+  const card = page.locator('.queue article', { hasText: 'Flash sale' }).first();
+  await expect(card.getByTestId('target-error')).toHaveText(
+    'Bluesky: the server is unavailable (HTTP 503 NotEnoughResources) — gave up after 6 attempts',
+  );
+  await expect(card.locator('.badge')).toHaveText('Failed');
+  await shot(page, '08-live-failure');
+  await card.getByRole('button', { name: /^Retry/ }).click();
+  const chip = await chipByText(page, 'Flash sale');
+  await expect(chip).toHaveAttribute('data-status', 'published');
+});
+
+test('unconfirmed: "It was posted" settles it', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=300#/post/p_unconfirmed`);
+  const dialog = page.getByRole('dialog', { name: 'Post' });
+  await expect(dialog.getByRole('button', { name: 'Post again' })).toBeVisible();
+  await dialog.getByRole('button', { name: 'It was posted' }).click();
+  await expect(dialog.locator('[data-target-state="published"] .badge')).toHaveText('Posted');
+});
+
+test('keyboard: open a post from the calendar, focus stays in the dialog, Escape closes', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/calendar`);
+  const chip = page.locator('.fc-daygrid-event[data-post-id="p_tomorrow"]');
+  await chip.focus();
+  await page.keyboard.press('Enter');
+  const dialog = page.getByRole('dialog', { name: 'Post' });
+  await expect(dialog).toBeVisible();
+  for (let i = 0; i < 25; i++) {
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => !!document.activeElement?.closest('[role="dialog"]')), `tab ${i} stays inside`).toBe(true);
+  }
+  await shot(page, '09-dialog-keyboard-focus');
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+  await expect(chip).toBeFocused();
+});
+
+test('status bar: pause and resume; a clear warning when no dispatcher runs', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=300#/calendar`);
+  await expect(page.getByTestId('runner-state')).toHaveText(/Publishing on/);
+  await expect(page.getByTestId('next-due')).toContainText('bluesky:alice.bsky.social');
+  await page.getByRole('button', { name: 'Pause publishing' }).click();
+  await expect(page.getByTestId('runner-state')).toHaveText(/Publishing paused/);
+  await page.getByRole('button', { name: 'Resume publishing' }).click();
+  await expect(page.getByTestId('runner-state')).toHaveText(/Publishing on/);
+
+  await page.goto(`/?seed=demo&zone=${ZONE}&runner=off#/calendar`);
+  await expect(page.getByTestId('no-dispatcher')).toContainText('No dispatcher is running');
+  await shot(page, '10-no-dispatcher');
+});
+
+test('accounts: connect Bluesky with an app password; other networks are coming soon', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/accounts`);
+  await expect(page.locator('[data-network="x"] button', { hasText: 'Coming soon' })).toBeDisabled();
+  await expect(page.locator('[data-account-id="a_studio"]')).toContainText('Needs reconnect');
+  await shot(page, '11-accounts');
+  await page.getByRole('button', { name: 'Connect Bluesky account' }).click();
+  const dialog = page.getByRole('dialog');
+  await dialog.getByLabel('Handle').fill('new.bsky.social');
+  await dialog.getByLabel('App password').fill('my-main-password');
+  await dialog.getByRole('button', { name: 'Connect' }).click();
+  await expect(dialog.getByRole('alert')).toContainText('xxxx-xxxx-xxxx-xxxx');
+  await shot(page, '12-connect-error');
+  await dialog.getByLabel('App password').fill('abcd-efgh-ijkm-npqr');
+  await dialog.getByRole('button', { name: 'Connect' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.locator('[data-network="bluesky"] .account', { hasText: 'bluesky:new.bsky.social' })).toBeVisible();
+});
+
+test('settings: time zone moves the calendar; secrets are write-only', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/settings`);
+  await page.getByLabel('Time zone').fill('America/New_York');
+  await page.getByRole('button', { name: 'Save settings' }).click();
+  await expect(page.getByText('Settings saved.')).toBeVisible();
+  const secret = page.getByLabel('X client secret');
+  await page.getByLabel('X client id').fill('my-client');
+  await secret.fill('top-secret');
+  await page.locator('form.cred', { has: secret }).getByRole('button', { name: 'Save' }).click();
+  await expect(secret).toHaveValue('');
+  await expect(secret).toHaveAttribute('placeholder', 'Stored — type to replace');
+  await shot(page, '13-settings');
+  await page.getByRole('link', { name: 'Calendar' }).click();
+  await expect(page.getByText('Times in America/New_York')).toBeVisible();
+  // p_tomorrow is 09:30 in Berlin: 03:30 in New York.
+  await expect(page.locator('.fc-event[data-post-id="p_tomorrow"] .chip-time')).toHaveText('03:30');
+});
+
+test.describe('dark theme', () => {
+  test.use({ colorScheme: 'dark' });
+  test('follows the OS', async ({ page }) => {
+    await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/calendar`);
+    await expect(page.locator('.fc-event').first()).toBeVisible();
+    const bg = await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--bg').trim());
+    expect(bg).toBe('#14161c');
+    await shot(page, '14-calendar-dark');
+    await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/compose`);
+    await page.getByRole('textbox', { name: 'Text', exact: true }).fill('a'.repeat(312));
+    await shot(page, '15-compose-dark-over-limit');
+  });
+});

@@ -1,0 +1,110 @@
+//! The one surface between the UI and the engine. Components never call Tauri directly: they get
+//! a `Backend` (the real one over IPC, or the in-memory double for dev and tests) from context.
+//! Every method rejects with a `BackendError` (`{ code, message }`); show `message` where the
+//! action was taken.
+
+import type { Account } from '../bindings/Account';
+import type { AppCredentials } from '../bindings/AppCredentials';
+import type { ConnectResult } from '../bindings/ConnectResult';
+import type { Draft } from '../bindings/Draft';
+import type { ErrorCode } from '../bindings/ErrorCode';
+import type { Event } from '../bindings/Event';
+import type { Finding } from '../bindings/Finding';
+import type { Network } from '../bindings/Network';
+import type { Post } from '../bindings/Post';
+import type { PostDetail } from '../bindings/PostDetail';
+import type { PostFilter } from '../bindings/PostFilter';
+import type { Settings } from '../bindings/Settings';
+import type { StagedMedia } from '../bindings/StagedMedia';
+import type { StatusReport } from '../bindings/StatusReport';
+
+export interface BlueskyLogin {
+  handle: string;
+  appPassword: string;
+  /** A PDS URL for self-hosted accounts; the default is the Bluesky entryway. */
+  pds?: string | null;
+}
+
+export interface Backend {
+  /** Which implementation this is ("tauri" or "memory"), for the status bar and tests. */
+  readonly kind: 'tauri' | 'memory';
+
+  listPosts(filter?: PostFilter): Promise<Post[]>;
+  getPost(id: string): Promise<PostDetail>;
+  /** The engine's findings for a draft (errors block scheduling). */
+  checkDraft(draft: Draft): Promise<Finding[]>;
+  /** Creates a post: scheduled (`when.kind = "at"`), published now, or saved as a draft. */
+  schedulePost(draft: Draft): Promise<Post>;
+  /** Replaces a post's content, accounts and time (not while a network is publishing it). */
+  updatePost(id: string, draft: Draft): Promise<Post>;
+  /** Moves every pending target to `atIso` (RFC 3339). Refused for published/posting targets. */
+  reschedulePost(id: string, atIso: string): Promise<Post>;
+  cancelPost(id: string): Promise<Post>;
+  /** Publishes failed, missed or unconfirmed networks again (all, or one account). */
+  retryPost(id: string, accountId?: string | null): Promise<Post>;
+  /** "It was posted" for an unconfirmed network. */
+  confirmPosted(id: string, accountId: string): Promise<Post>;
+  deletePost(id: string): Promise<void>;
+
+  listAccounts(): Promise<Account[]>;
+  connectBluesky(login: BlueskyLogin): Promise<ConnectResult>;
+  removeAccount(id: string): Promise<void>;
+
+  getStatus(): Promise<StatusReport>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+
+  getSettings(): Promise<Settings>;
+  saveSettings(settings: Settings): Promise<Settings>;
+  /** Per-network app credentials: the client id and whether a secret is stored, never the secret. */
+  listAppCredentials(): Promise<AppCredentials[]>;
+  /** Stores a client id and, when given, a new secret (write-only; `null`/absent keeps the old one). */
+  setAppCredentials(network: Network, clientId: string, clientSecret?: string | null): Promise<AppCredentials>;
+
+  /** The shell's file picker; copies the chosen files into the media library. */
+  pickMedia(): Promise<StagedMedia[]>;
+  /** Files dropped on the window. */
+  addMediaFromDrop(files: File[]): Promise<StagedMedia[]>;
+  openExternal(url: string): Promise<void>;
+  openLogFolder(): Promise<void>;
+
+  /** Engine events; returns the unsubscribe function. */
+  onEvent(cb: (event: Event) => void): () => void;
+  /** The shell asks to show a post (a desktop notification was clicked). */
+  onOpenPost(cb: (postId: string) => void): () => void;
+}
+
+/** What every backend method rejects with. */
+export class BackendError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.code = code;
+    this.name = 'BackendError';
+  }
+}
+
+const CODES: readonly ErrorCode[] = ['invalid_input', 'not_found', 'conflict', 'failed'];
+
+/** Turns whatever a call threw (an IPC `{code, message}`, an Error, a string) into a BackendError. */
+export function toBackendError(e: unknown): BackendError {
+  if (e instanceof BackendError) return e;
+  if (e && typeof e === 'object' && 'message' in e) {
+    const o = e as { code?: unknown; message: unknown };
+    const code = CODES.includes(o.code as ErrorCode) ? (o.code as ErrorCode) : 'failed';
+    return new BackendError(code, String(o.message));
+  }
+  if (typeof e === 'string') {
+    try {
+      return toBackendError(JSON.parse(e));
+    } catch {
+      return new BackendError('failed', e);
+    }
+  }
+  return new BackendError('failed', String(e));
+}
+
+/** The message to show for a failed action. */
+export function errorMessage(e: unknown): string {
+  return toBackendError(e).message;
+}

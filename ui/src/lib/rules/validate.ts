@@ -1,0 +1,242 @@
+//! The per-network checks — `validate()` mirrors `crates/outpost-core/src/validate.rs` message for
+//! message; `checkContext()` adds the checks that need more than the content (video length,
+//! Pinterest board, quota, first comment, account state), which the engine does not run yet.
+//! Used by Compose for instant feedback and by the memory backend as its "engine".
+
+import type { Account } from '../bindings/Account';
+import type { Finding } from '../bindings/Finding';
+import type { MediaRef } from '../bindings/MediaRef';
+import type { Network } from '../bindings/Network';
+import type { Part } from '../bindings/Part';
+import type { PostContent } from '../bindings/PostContent';
+import type { QuotaUsage } from '../bindings/QuotaUsage';
+import { countText, countUnit, displayName, limits, type Limits } from './limits';
+import { utf8Bytes } from './text';
+
+export const isImage = (m: Pick<MediaRef, 'mime'>): boolean => m.mime.startsWith('image/');
+export const isVideo = (m: Pick<MediaRef, 'mime'>): boolean => m.mime.startsWith('video/');
+export const fileName = (path: string): string => path.split(/[/\\]/).pop() ?? path;
+
+/** The parts as they go to `network` (its variant text applied to the first part). */
+export function partsFor(content: PostContent, network: Network): Part[] {
+  const parts = content.parts.map((p) => ({ ...p }));
+  const v = content.variants[network];
+  const first = parts[0];
+  if (v !== undefined && first) first.text = v;
+  return parts;
+}
+
+export function isEmptyContent(content: PostContent): boolean {
+  return content.parts.every((p) => p.text.trim() === '' && p.media.length === 0);
+}
+
+/** Checks one post for one network. Errors block scheduling; warnings are shown. */
+export function validate(network: Network, content: PostContent): Finding[] {
+  const l = limits(network);
+  const name = displayName(network);
+  const out: Finding[] = [];
+  const error = (field: string, message: string) =>
+    out.push({ network, severity: 'error', field, message: `${name}: ${message}` });
+  const parts = partsFor(content, network);
+  if (isEmptyContent(content)) {
+    error('text', 'the post is empty — write some text or add media');
+    return out;
+  }
+  if (parts.length > 1 && !l.supportsThreads) {
+    error(
+      'parts',
+      `${name} does not support threads — publish the parts as separate posts or remove parts 2–${parts.length}`,
+    );
+  }
+  parts.forEach((part, i) => {
+    const field = parts.length === 1 ? 'text' : `part ${i + 1} text`;
+    if (part.text.trim() === '' && part.media.length === 0) {
+      error(field, `${field} is empty — write something or remove the part`);
+    }
+    const n = countText(l.textCount, part.text);
+    if (n > l.textMax) {
+      error(
+        field,
+        `${field} is ${n} ${countUnit(l.textCount)}; the limit is ${l.textMax} — shorten it by ${n - l.textMax}`,
+      );
+    }
+    if (l.textBytesMax !== null) {
+      const b = utf8Bytes(part.text);
+      if (b > l.textBytesMax) {
+        error(field, `${field} is ${b} bytes of UTF-8; the limit is ${l.textBytesMax} — shorten it`);
+      }
+    }
+    checkMedia(network, l, i, parts.length, part.media, error);
+  });
+  if (l.requiresMedia && !content.parts.some((p) => p.media.length > 0)) {
+    const msg =
+      network === 'instagram'
+        ? 'Instagram posts require at least one media file'
+        : network === 'tiktok'
+          ? 'TikTok only supports video content — add a video'
+          : network === 'youtube'
+            ? 'YouTube needs a video — add one'
+            : `${name} posts need an image or a video — add one`;
+    error('media', msg);
+  }
+  return out;
+}
+
+function checkMedia(
+  network: Network,
+  l: Limits,
+  part: number,
+  partCount: number,
+  media: MediaRef[],
+  error: (field: string, message: string) => void,
+): void {
+  const name = displayName(network);
+  const where = (j: number) =>
+    partCount === 1 ? `media[${j + 1}]` : `part ${part + 1} media[${j + 1}]`;
+  const images = media.filter(isImage).length;
+  const videos = media.filter(isVideo).length;
+  if (l.videoOnly && images > 0) {
+    error(
+      'media',
+      network === 'tiktok'
+        ? 'TikTok only supports video content'
+        : `${name} only accepts video — remove the images`,
+    );
+  }
+  if (l.noImageVideoMix && images > 0 && videos > 0) {
+    error(
+      'media',
+      network === 'pinterest'
+        ? "Pinterest doesn't support mixing images and videos"
+        : `${name} does not accept images and a video in one post — keep one kind`,
+    );
+  }
+  if (images > l.maxImages && !l.videoOnly) {
+    error(
+      'media',
+      `${images} images attached; ${name} takes at most ${l.maxImages} — remove ${images - l.maxImages}`,
+    );
+  }
+  if (videos > l.maxVideos) {
+    error(
+      'media',
+      l.maxVideos === 0
+        ? `Outpost cannot publish video to ${name} yet — remove the video`
+        : `${videos} videos attached; ${name} takes at most ${l.maxVideos}`,
+    );
+  }
+  media.forEach((m, j) => {
+    const file = fileName(m.path);
+    if (isImage(m)) {
+      if (!l.imageMimes.includes(m.mime)) {
+        error(where(j), `${file} is ${m.mime}; ${name} accepts ${l.imageMimes.join(', ')} — convert it`);
+      }
+      if (m.bytes > l.imageMaxBytes) {
+        error(
+          where(j),
+          `${file} is ${m.bytes} bytes; ${name} images must be at most ${l.imageMaxBytes} bytes — resize or compress it`,
+        );
+      }
+    } else if (isVideo(m) && l.maxVideos > 0 && m.bytes > l.videoMaxBytes) {
+      error(where(j), `${file} is ${m.bytes} bytes; ${name} videos must be at most ${l.videoMaxBytes} bytes`);
+    } else if (!isImage(m) && !isVideo(m)) {
+      error(where(j), `${file} (${m.mime}) is neither an image nor a video`);
+    }
+  });
+}
+
+export function formatDuration(secs: number): string {
+  const s = Math.round(secs);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const r = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${r}` : `${m}:${r}`;
+}
+
+function describeSecs(secs: number): string {
+  if (secs % 3600 === 0) return `${secs / 3600} h`;
+  if (secs % 60 === 0) return `${secs / 60} min`;
+  return `${secs} s`;
+}
+
+/** What the context checks need to know besides the content. */
+export interface CheckContext {
+  /** The accounts the post goes to. */
+  accounts: Account[];
+  /** Video length in seconds by media path, where known. */
+  durations?: ReadonlyMap<string, number>;
+  /** Quota usage as `status` reports it (`account` is `network:handle`). */
+  quotas?: QuotaUsage[];
+}
+
+export function accountAddress(a: Pick<Account, 'network' | 'handle'>): string {
+  return `${a.network}:${a.handle}`;
+}
+
+function boardOf(a: Account): string | null {
+  const s = a.settings;
+  if (s && typeof s === 'object' && !Array.isArray(s)) {
+    const b = (s as { [k: string]: unknown }).board;
+    if (typeof b === 'string' && b.trim() !== '') return b;
+  }
+  return null;
+}
+
+/** Checks that need the accounts and probed media, per account. */
+export function checkContext(content: PostContent, ctx: CheckContext): Finding[] {
+  const out: Finding[] = [];
+  const seenNetworks = new Set<Network>();
+  for (const account of ctx.accounts) {
+    const network = account.network;
+    const name = displayName(network);
+    const l = limits(network);
+    const address = accountAddress(account);
+    const push = (severity: 'error' | 'warning', field: string, message: string) =>
+      out.push({ network, severity, field, message: `${name}: ${message}` });
+    if (!seenNetworks.has(network)) {
+      seenNetworks.add(network);
+      const parts = partsFor(content, network);
+      parts.forEach((part, i) => {
+        part.media.forEach((m, j) => {
+          const secs = ctx.durations?.get(m.path);
+          if (isVideo(m) && secs !== undefined && l.videoMaxSecs > 0 && secs > l.videoMaxSecs) {
+            const field = parts.length === 1 ? `media[${j + 1}]` : `part ${i + 1} media[${j + 1}]`;
+            push(
+              'error',
+              field,
+              `${fileName(m.path)} is ${formatDuration(secs)} long; ${name} takes videos up to ${describeSecs(l.videoMaxSecs)} — trim it`,
+            );
+          }
+        });
+      });
+      const fc = content.first_comment;
+      if (fc !== null && fc.trim() !== '' && !l.supportsFirstComment) {
+        push('warning', 'first_comment', `first comments are not supported — it will not be posted on ${name}`);
+      }
+    }
+    if (network === 'pinterest' && boardOf(account) === null) {
+      push('error', 'board', `choose a board for ${address} — every pin needs a board`);
+    }
+    if (account.status !== 'active') {
+      // The engine's own warning, word for word (outpost-engine api.rs `findings`).
+      push('warning', 'account', `account ${address} needs reconnecting — reconnect it before the post is due`);
+    }
+    for (const q of ctx.quotas ?? []) {
+      if (q.account === address && q.used >= q.max) {
+        const window = q.window_secs === 86_400 ? 'daily' : q.window_secs === 3600 ? 'hourly' : `${describeSecs(q.window_secs)}`;
+        push(
+          'warning',
+          'quota',
+          `${window} quota reached for ${address} (${q.used} of ${q.max}) — the post will wait until the quota frees up`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
+/** All findings for a post going to these accounts: per-network content checks + context checks. */
+export function checkAll(content: PostContent, ctx: CheckContext): Finding[] {
+  const networks = [...new Set(ctx.accounts.map((a) => a.network))];
+  return [...networks.flatMap((n) => validate(n, content)), ...checkContext(content, ctx)];
+}
