@@ -419,6 +419,100 @@ async fn background_mode_has_no_window_and_still_publishes() {
             kib / 1024
         );
     }
+
+    // Starting Outpost again hands over to the running instance (which opens its window)
+    // and exits at once.
+    let mut again = Command::new(app_binary());
+    again.stdout(Stdio::null()).stderr(Stdio::null());
+    for (k, v) in m.env() {
+        again.env(k, v);
+    }
+    let mut second = again.spawn().expect("second launch");
+    assert_eq!(
+        wait_exit(&mut second, Duration::from_secs(15)).await,
+        0,
+        "the second launch exits 0"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = Command::new("xdotool")
+            .args(["search", "--name", "^Outpost$"])
+            .output()
+            .expect("xdotool");
+        if !String::from_utf8_lossy(&found.stdout).trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the running instance did not open its window"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        app.try_wait().expect("try_wait").is_none(),
+        "the first instance keeps running"
+    );
     signal(&app, "TERM");
     wait_exit(&mut app, Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failure_raises_one_desktop_notification_naming_the_network() {
+    if !enabled() {
+        return;
+    }
+    if Command::new("dunst").arg("--version").output().is_err() {
+        panic!("dunst is missing: scripts/install-deps.sh installs it");
+    }
+    stop_apps().await;
+    let mut dunst = Command::new("dunst")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dunst");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let m = Machine::new().await;
+    m.connect("alice.test").await;
+    m.fake.push_fault(outpost_testkit::bluesky::Fault::status(
+        "com.atproto.repo.createRecord",
+        1,
+        400,
+        "InvalidRequest",
+        "Invalid app.bsky.feed.post record",
+    ));
+    let mut cmd = Command::new(app_binary());
+    cmd.arg("--background")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in m.env() {
+        cmd.env(k, v);
+    }
+    let mut app = cmd.spawn().expect("start the app");
+    let id = m
+        .post(&["will fail", "--to", "bluesky:alice.test", "--now"])
+        .await;
+    m.wait_status(&id, "failed", Duration::from_secs(15)).await;
+    let count = |what: &str| -> u32 {
+        Command::new("dunstctl")
+            .args(["count", what])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count("displayed") + count("history") + count("waiting") == 0 {
+        assert!(Instant::now() < deadline, "no desktop notification arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        count("displayed") + count("history") + count("waiting"),
+        1,
+        "one notification for the post"
+    );
+    signal(&app, "TERM");
+    wait_exit(&mut app, Duration::from_secs(10)).await;
+    let _ = dunst.kill();
+    let _ = dunst.wait();
 }
