@@ -27,6 +27,12 @@ scripts/with-keychain.sh keyutils cargo test -p outpost-auth --locked --test key
 step "end-to-end through the OS keychain (Secret Service)"
 scripts/with-keychain.sh secret-service cargo test -p outpost-e2e --locked --test agent
 
+step "media staging against a real S3-compatible server (s3s-fs on loopback)"
+eval "$(scripts/s3-test-server.sh start)"
+trap 'scripts/s3-test-server.sh stop >/dev/null 2>&1 || true' EXIT
+OUTPOST_TEST_S3_REQUIRED=1 cargo test -p outpost-media --locked --test staging
+scripts/s3-test-server.sh stop
+
 step "desktop app: build with the UI inside, then smoke tests through tauri-driver under Xvfb"
 cargo build -p outpost-app --features custom-protocol --locked
 [ -x .tools/bin/tauri-driver ] || cargo install tauri-driver --version 2.1.0 --locked --root .tools
