@@ -30,10 +30,23 @@ pub enum Command {
     /// Scheduled and published posts.
     #[command(subcommand)]
     Posts(PostsCmd),
+    /// The media library: files and URLs copied into the data directory, probed.
+    #[command(subcommand)]
+    Media(MediaCmd),
     /// Run the dispatcher without a window.
     Agent(AgentArgs),
     /// Runner health, queue depth, next due post, open breakers, quotas.
     Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MediaCmd {
+    /// Add a file or an https URL (checked now, downloaded now); prints the media id.
+    Add { source: String },
+    /// List the library.
+    List,
+    /// What probing found about one file.
+    Show { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,9 +89,9 @@ pub struct PostArgs {
     /// The IANA time zone local times are read in (default: settings, then the system's).
     #[arg(long)]
     pub tz: Option<String>,
-    /// A media file for the first part (repeatable).
-    #[arg(long = "media", value_name = "PATH")]
-    pub media: Vec<PathBuf>,
+    /// A media file for the first part: a path, an https URL or a media id (repeatable).
+    #[arg(long = "media", value_name = "PATH|URL|ID")]
+    pub media: Vec<String>,
     /// Alt text for the media, in the same order (repeatable).
     #[arg(long = "alt", value_name = "TEXT")]
     pub alt: Vec<String>,

@@ -1,6 +1,6 @@
 //! Each command: parse → one call on the engine's API (`outpost_engine::api::Outpost`) → print.
 
-use crate::cli::{AccountsCmd, AddAccount, AgentArgs, Cli, Command, PostArgs, PostsCmd};
+use crate::cli::{AccountsCmd, AddAccount, AgentArgs, Cli, Command, MediaCmd, PostArgs, PostsCmd};
 use crate::output;
 use crate::CliError;
 use chrono::Utc;
@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Accounts(AccountsCmd::Remove { id }) => ctx.accounts_remove(&id),
         Command::Post(p) => ctx.post(p),
         Command::Posts(p) => ctx.posts(p),
+        Command::Media(m) => ctx.media(m),
         Command::Agent(a) => ctx.agent(a),
         Command::Status => ctx.status(),
     }
@@ -198,15 +199,18 @@ impl Ctx {
                 ))
             }
         };
-        let media = p
-            .media
-            .iter()
-            .enumerate()
-            .map(|(i, path)| DraftMedia {
-                path: path.display().to_string(),
-                alt: p.alt.get(i).cloned(),
-            })
-            .collect();
+        let api = self.api_no_secrets();
+        let mut media = Vec::new();
+        if !p.media.is_empty() {
+            let rt = runtime()?;
+            for (i, spec) in p.media.iter().enumerate() {
+                let path = rt.block_on(api.resolve_media(&self.data_dir, spec, Utc::now()))?;
+                media.push(DraftMedia {
+                    path,
+                    alt: p.alt.get(i).cloned(),
+                });
+            }
+        }
         let mut parts = vec![DraftPart {
             text: p.text.clone().unwrap_or_default(),
             media,
@@ -222,7 +226,6 @@ impl Ctx {
             account_ids: p.to.clone(),
             when,
         };
-        let api = self.api_no_secrets();
         let scheduled = api.schedule(&draft, Utc::now())?;
         if self.json {
             print_json(&serde_json::json!({
@@ -344,6 +347,55 @@ impl Ctx {
             print_json(&v);
         } else {
             println!("{human}");
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ media
+
+    fn media(&self, cmd: MediaCmd) -> Result<(), CliError> {
+        let api = self.api_no_secrets();
+        match cmd {
+            MediaCmd::Add { source } => {
+                let row =
+                    runtime()?.block_on(api.add_media(&self.data_dir, &source, Utc::now()))?;
+                if self.json {
+                    print_json(&serde_json::json!({ "media": row }));
+                } else {
+                    println!("{}", row.id);
+                }
+            }
+            MediaCmd::List => {
+                let rows = api.list_media()?;
+                if self.json {
+                    print_json(&serde_json::json!({ "media": rows }));
+                } else if rows.is_empty() {
+                    println!(
+                        "no media yet — add a file with `outpost media add PATH` (or an https URL)"
+                    );
+                } else {
+                    for m in &rows {
+                        println!("{}  {}", m.id, output::media_line(m));
+                    }
+                }
+            }
+            MediaCmd::Show { id } => {
+                let m = api.get_media(&id)?;
+                if self.json {
+                    print_json(&serde_json::json!({ "media": m }));
+                } else {
+                    println!(
+                        "media {}
+  {}
+  file: {}
+  from: {}",
+                        m.id,
+                        output::media_line(&m),
+                        m.path,
+                        m.source.as_deref().unwrap_or("-")
+                    );
+                }
+            }
         }
         Ok(())
     }

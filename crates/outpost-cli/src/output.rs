@@ -109,3 +109,26 @@ pub fn post_block(p: &Post, zone: Tz) -> String {
     }
     s
 }
+
+pub fn media_line(m: &outpost_store::MediaRow) -> String {
+    let mut s = format!("{:<11} {:>10} bytes", m.mime, m.bytes);
+    if let (Some(w), Some(h)) = (m.width, m.height) {
+        s.push_str(&format!("  {w}×{h}"));
+    }
+    if let Some(d) = m.duration_ms {
+        s.push_str(&format!("  {:.1} s", d as f64 / 1000.0));
+    }
+    if let Some(f) = m.frame_rate {
+        s.push_str(&format!("  {f:.2} fps"));
+    }
+    if let Some(c) = &m.video_codec {
+        s.push_str(&format!("  video {c}"));
+    }
+    if let Some(c) = &m.audio_codec {
+        s.push_str(&format!("  audio {c}"));
+    }
+    if m.animated {
+        s.push_str("  animated");
+    }
+    s
+}

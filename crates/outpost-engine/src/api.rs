@@ -227,6 +227,15 @@ pub struct Outpost {
     secrets: Arc<dyn SecretStore>,
 }
 
+/// Plain http is accepted only from this machine (a local server); everything else must be
+/// https.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.trim_start_matches("http://");
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
 fn staged(media: outpost_core::MediaRef) -> StagedMedia {
     // Images small enough are shown inline; larger ones and videos get a typed placeholder.
     let thumbnail = if media.is_image() && media.bytes <= 2_000_000 {
@@ -503,6 +512,83 @@ impl Outpost {
         crate::media::import_bytes(library, name, bytes, None)
             .map(staged)
             .map_err(|e| ApiError::invalid(e.to_string()))
+    }
+
+    /// Adds a file or an https URL to the media library (`<data dir>/media`) and records it.
+    /// A URL is checked at once (status, type, length) and downloaded now, so a link that dies
+    /// later cannot break the post.
+    pub async fn add_media(
+        &self,
+        data_dir: &std::path::Path,
+        spec: &str,
+        now: DateTime<Utc>,
+    ) -> Result<outpost_store::MediaRow, ApiError> {
+        let library = outpost_media::MediaLibrary::open(data_dir)
+            .map_err(|e| ApiError::failed(e.to_string()))?;
+        let spec = spec.trim();
+        let item = if spec.starts_with("https://") || spec.starts_with("http://") {
+            let opts = outpost_media::FetchOptions {
+                allow_http: is_loopback_url(spec),
+                ..Default::default()
+            };
+            library.add_url(spec, &opts).await.map(|(_, item)| item)
+        } else {
+            library.add_file(std::path::Path::new(spec))
+        }
+        .map_err(|e| {
+            if e.is_transient() {
+                ApiError::failed(e.to_string())
+            } else {
+                ApiError::invalid(e.to_string())
+            }
+        })?;
+        let row = outpost_store::MediaRow {
+            id: item.sha256.chars().take(12).collect(),
+            sha256: item.sha256.clone(),
+            path: item.path.to_string_lossy().to_string(),
+            mime: item.mime.clone(),
+            bytes: item.bytes,
+            width: item.width,
+            height: item.height,
+            duration_ms: item.duration_ms,
+            frame_rate: item.frame_rate,
+            video_codec: item.video_codec.clone(),
+            audio_codec: item.audio_codec.clone(),
+            animated: item.animated,
+            source: Some(spec.to_string()),
+            created_at: now,
+        };
+        Ok(self.store.upsert_media(&row)?)
+    }
+
+    pub fn list_media(&self) -> Result<Vec<outpost_store::MediaRow>, ApiError> {
+        Ok(self.store.list_media()?)
+    }
+
+    pub fn get_media(&self, id: &str) -> Result<outpost_store::MediaRow, ApiError> {
+        self.store.media(id)?.ok_or_else(|| ApiError {
+            code: ErrorCode::NotFound,
+            message: format!("media {id}: no such media id — see `outpost media list`"),
+        })
+    }
+
+    /// What `--media` may name: a media id from the library, an https URL (added to the
+    /// library now), or a file path. Returns a file path the post can attach.
+    pub async fn resolve_media(
+        &self,
+        data_dir: &std::path::Path,
+        spec: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, ApiError> {
+        let looks_like_id =
+            spec.len() >= 6 && spec.len() <= 64 && spec.chars().all(|c| c.is_ascii_hexdigit());
+        if looks_like_id && !std::path::Path::new(spec).exists() {
+            return Ok(self.get_media(spec)?.path);
+        }
+        if spec.starts_with("https://") || spec.starts_with("http://") {
+            return Ok(self.add_media(data_dir, spec, now).await?.path);
+        }
+        Ok(spec.to_string())
     }
 
     fn client_id_key(network: Network) -> String {

@@ -107,6 +107,49 @@ struct Inner {
     wake_file: Option<PathBuf>,
 }
 
+/// A file in the media library, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+pub struct MediaRow {
+    /// The short id users type (`outpost post --media ID`): the first 12 hex digits of sha256.
+    pub id: String,
+    pub sha256: String,
+    pub path: String,
+    pub mime: String,
+    pub bytes: u64,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+    pub frame_rate: Option<f64>,
+    pub video_codec: Option<String>,
+    pub audio_codec: Option<String>,
+    pub animated: bool,
+    /// The path or URL it was added from.
+    pub source: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const MEDIA_COLUMNS: &str = "sha256, path, mime, bytes, width, height, duration_ms, frame_rate, video_codec, audio_codec, animated, source, created_at";
+
+fn media_from_row(r: &Row<'_>) -> rusqlite::Result<MediaRow> {
+    let sha256: String = r.get(0)?;
+    Ok(MediaRow {
+        id: sha256.chars().take(12).collect(),
+        sha256,
+        path: r.get(1)?,
+        mime: r.get(2)?,
+        bytes: r.get::<_, i64>(3)? as u64,
+        width: r.get::<_, Option<i64>>(4)?.map(|v| v as u32),
+        height: r.get::<_, Option<i64>>(5)?.map(|v| v as u32),
+        duration_ms: r.get::<_, Option<i64>>(6)?.map(|v| v as u64),
+        frame_rate: r.get(7)?,
+        video_codec: r.get(8)?,
+        audio_codec: r.get(9)?,
+        animated: r.get::<_, i64>(10)? != 0,
+        source: r.get(11)?,
+        created_at: from_ms(r.get(12)?),
+    })
+}
+
 /// What a new post needs.
 #[derive(Debug, Clone)]
 pub struct NewPost {
@@ -457,6 +500,60 @@ impl Store {
         })?;
         self.signal_change();
         Ok(())
+    }
+
+    // ---------------------------------------------------------------- media
+
+    /// Records a library file (the same content twice is one row; the first source is kept).
+    pub fn upsert_media(&self, m: &MediaRow) -> Result<MediaRow> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO media (sha256, path, mime, bytes, width, height, duration_ms, frame_rate, video_codec, audio_codec, animated, source, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                 ON CONFLICT (sha256) DO UPDATE SET path = excluded.path, mime = excluded.mime, bytes = excluded.bytes,
+                    width = excluded.width, height = excluded.height, duration_ms = excluded.duration_ms,
+                    frame_rate = excluded.frame_rate, video_codec = excluded.video_codec,
+                    audio_codec = excluded.audio_codec, animated = excluded.animated",
+                params![
+                    m.sha256, m.path, m.mime, m.bytes as i64, m.width.map(i64::from), m.height.map(i64::from),
+                    m.duration_ms.map(|v| v as i64), m.frame_rate, m.video_codec, m.audio_codec,
+                    i64::from(m.animated), m.source, to_ms(m.created_at)
+                ],
+            )?;
+            Ok(tx.query_row(&format!("SELECT {MEDIA_COLUMNS} FROM media WHERE sha256 = ?1"), [&m.sha256], media_from_row)?)
+        })
+    }
+
+    /// A library file by its id (a prefix of its SHA-256, at least 6 hex digits).
+    pub fn media(&self, id: &str) -> Result<Option<MediaRow>> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() < 6 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {MEDIA_COLUMNS} FROM media WHERE sha256 LIKE ?1 || '%' LIMIT 2"
+            ))?;
+            let rows = st
+                .query_map([&id], media_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if rows.len() > 1 {
+                return Err(StoreError::Conflict(format!(
+                    "media {id}: more than one file starts with that id — give more digits"
+                )));
+            }
+            Ok(rows.into_iter().next())
+        })
+    }
+
+    pub fn list_media(&self) -> Result<Vec<MediaRow>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {MEDIA_COLUMNS} FROM media ORDER BY created_at DESC"
+            ))?;
+            let rows = st.query_map([], media_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     // ---------------------------------------------------------------- accounts

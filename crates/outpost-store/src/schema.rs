@@ -126,4 +126,12 @@ ALTER TABLE runners ADD COLUMN wakes INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX targets_lease_owner ON targets (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE INDEX targets_due_free ON targets (state, next_attempt_at) WHERE lease_owner IS NULL;
 "#,
+    // 4: what probing found about media, and where it came from.
+    r#"
+ALTER TABLE media ADD COLUMN frame_rate REAL;
+ALTER TABLE media ADD COLUMN video_codec TEXT;
+ALTER TABLE media ADD COLUMN audio_codec TEXT;
+ALTER TABLE media ADD COLUMN animated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE media ADD COLUMN source TEXT;
+"#,
 ];
