@@ -262,6 +262,38 @@ async fn the_window_opens_on_the_calendar() {
         }
     }
     d.screenshot("calendar").await;
+
+    // "Start at login" in settings writes the desktop autostart entry with --background.
+    let saved = d
+        .cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({"script": "const done = arguments[arguments.length - 1];\
+                window.__TAURI_INTERNALS__.invoke('get_settings').then(s => \
+                  window.__TAURI_INTERNALS__.invoke('save_settings', { settings: { ...s, start_at_login: true } }))\
+                .then(r => done(r), e => done({ error: e }));", "args": []})),
+        )
+        .await;
+    assert_eq!(saved["start_at_login"], json!(true), "{saved}");
+    // The autostart entry goes to $HOME/.config/autostart (this test machine's own HOME).
+    let home = m
+        .env()
+        .into_iter()
+        .find(|(k, _)| k == "HOME")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let autostart = PathBuf::from(home).join(".config/autostart");
+    let entry = std::fs::read_dir(&autostart)
+        .ok()
+        .and_then(|mut rd| rd.next())
+        .and_then(|e| e.ok())
+        .and_then(|e| std::fs::read_to_string(e.path()).ok())
+        .unwrap_or_default();
+    assert!(
+        entry.contains("--background"),
+        "autostart entry in {}: {entry}",
+        autostart.display()
+    );
     d.quit().await;
 }
 

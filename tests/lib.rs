@@ -102,6 +102,7 @@ impl Machine {
         let mut v = self.vars.clone();
         let home = self.dir.path().join("home");
         let _ = std::fs::create_dir_all(&home);
+        v.push(("HOME".into(), home.display().to_string()));
         v.push((
             "XDG_DATA_HOME".into(),
             home.join("share").display().to_string(),
