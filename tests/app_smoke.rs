@@ -263,6 +263,36 @@ async fn the_window_opens_on_the_calendar() {
     }
     d.screenshot("calendar").await;
 
+    // Pause and Resume (the status bar's button and the tray's item run the same action).
+    let invoke = |cmd: &str| {
+        json!({"script": format!("const done = arguments[arguments.length - 1];\
+            window.__TAURI_INTERNALS__.invoke('{cmd}').then(r => done(r ?? true), e => done({{ error: e }}));"), "args": []})
+    };
+    d.cmd(
+        reqwest::Method::POST,
+        "/execute/async",
+        Some(invoke("pause")),
+    )
+    .await;
+    assert_eq!(
+        m.json(&["status"]).await["paused"],
+        json!(true),
+        "pause is stored for every runner"
+    );
+    d.wait_for(
+        "the paused status bar",
+        "const e = document.querySelector('[data-testid=runner-state]'); return e && /paused/i.test(e.textContent)",
+        Duration::from_secs(15),
+    )
+    .await;
+    d.cmd(
+        reqwest::Method::POST,
+        "/execute/async",
+        Some(invoke("resume")),
+    )
+    .await;
+    assert_eq!(m.json(&["status"]).await["paused"], json!(false));
+
     // "Start at login" in settings writes the desktop autostart entry with --background.
     let saved = d
         .cmd(
