@@ -48,10 +48,8 @@ pub struct TrayModel {
 }
 
 pub fn model(state: &AppState) -> TrayModel {
-    let now = Utc::now();
     let zone = state.api.zone(None).unwrap_or(chrono_tz::UTC);
-    let status = state.api.status(now).ok();
-    let paused = status.as_ref().is_some_and(|s| s.paused);
+    let status = state.api.status(Utc::now()).ok();
     let needing: Vec<String> = state
         .api
         .accounts()
@@ -60,17 +58,30 @@ pub fn model(state: &AppState) -> TrayModel {
         .filter(|a| a.status != outpost_core::AccountStatus::Active)
         .map(|a| a.address())
         .collect();
-    let state_line = if !needing.is_empty() {
-        format!("Reconnect needed: {}", needing.join(", "))
+    model_from(status.as_ref(), &needing, zone)
+}
+
+/// The menu's content from the engine's status (pure).
+pub fn model_from(
+    status: Option<&outpost_engine::api::StatusReport>,
+    needing_reconnect: &[String],
+    zone: chrono_tz::Tz,
+) -> TrayModel {
+    let paused = status.is_some_and(|s| s.paused);
+    let state_line = if !needing_reconnect.is_empty() {
+        format!("Reconnect needed: {}", needing_reconnect.join(", "))
     } else if paused {
         "Publishing paused".to_string()
-    } else {
+    } else if status.is_some_and(|s| s.running) {
         "Publishing: running".to_string()
+    } else {
+        "Publishing: starting".to_string()
     };
     let upcoming = status
         .map(|s| {
             s.next_due
                 .iter()
+                .take(3)
                 .map(|n| {
                     let when =
                         n.at.map(|t| t.with_timezone(&zone).format("%a %d %b %H:%M").to_string())
@@ -84,6 +95,15 @@ pub fn model(state: &AppState) -> TrayModel {
         upcoming,
         state_line,
         paused,
+    }
+}
+
+/// The Pause/Resume item for a model.
+pub fn toggle_item(m: &TrayModel) -> (TrayAction, &'static str) {
+    if m.paused {
+        (TrayAction::Resume, "Resume publishing")
+    } else {
+        (TrayAction::Pause, "Pause publishing")
     }
 }
 
@@ -217,7 +237,54 @@ pub fn on_event(app: &AppHandle, event: &Event) {
 
 #[cfg(test)]
 mod tests {
-    use super::TrayAction;
+    use super::{model_from, toggle_item, TrayAction};
+    use outpost_engine::api::{NextDue, StatusReport};
+
+    fn status(paused: bool, due: usize) -> StatusReport {
+        StatusReport {
+            running: true,
+            paused,
+            runners: vec![],
+            queue_depth: 0,
+            next_due: (0..due)
+                .map(|i| NextDue {
+                    post_id: format!("p_{i}"),
+                    account: "bluesky:alice.test".into(),
+                    at: chrono::DateTime::from_timestamp(1_795_000_000 + 3600 * i as i64, 0),
+                })
+                .collect(),
+            targets: Default::default(),
+            open_breakers: vec![],
+            quotas: vec![],
+        }
+    }
+
+    #[test]
+    fn the_menu_shows_the_next_three_posts_the_state_and_the_right_toggle() {
+        let zone = chrono_tz::Europe::Berlin;
+        let m = model_from(Some(&status(false, 5)), &[], zone);
+        assert_eq!(m.upcoming.len(), 3, "{:?}", m.upcoming);
+        assert!(
+            m.upcoming[0].ends_with("— bluesky:alice.test"),
+            "{:?}",
+            m.upcoming
+        );
+        assert_eq!(m.state_line, "Publishing: running");
+        assert_eq!(toggle_item(&m), (TrayAction::Pause, "Pause publishing"));
+        let paused = model_from(Some(&status(true, 0)), &[], zone);
+        assert!(paused.upcoming.is_empty());
+        assert_eq!(paused.state_line, "Publishing paused");
+        assert_eq!(
+            toggle_item(&paused),
+            (TrayAction::Resume, "Resume publishing")
+        );
+        let broken = model_from(
+            Some(&status(false, 1)),
+            &["bluesky:alice.test".into()],
+            zone,
+        );
+        assert_eq!(broken.state_line, "Reconnect needed: bluesky:alice.test");
+    }
 
     #[test]
     fn tray_ids_round_trip() {
