@@ -135,16 +135,7 @@ fn menu(app: &AppHandle, m: &TrayModel) -> tauri::Result<Menu<tauri::Wry>> {
         false,
         None::<&str>,
     )?)?;
-    let toggle = if m.paused {
-        TrayAction::Resume
-    } else {
-        TrayAction::Pause
-    };
-    let label = if m.paused {
-        "Resume publishing"
-    } else {
-        "Pause publishing"
-    };
+    let (toggle, label) = toggle_item(m);
     menu.append(&MenuItem::with_id(
         app,
         toggle.id(),
