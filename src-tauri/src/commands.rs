@@ -232,12 +232,13 @@ pub async fn pick_media(app: AppHandle, state: State<'_, AppState>) -> R<Vec<Sta
         .collect();
     state
         .api
-        .import_media(&state.data_dir.join("media"), &paths)
+        .import_media(&state.data_dir, &paths, Utc::now())
+        .await
 }
 
 /// A file dropped on the window: raw bytes in the body, its name in `x-file-name`.
 #[tauri::command]
-pub fn add_media_bytes(
+pub async fn add_media_bytes(
     state: State<'_, AppState>,
     request: tauri::ipc::Request<'_>,
 ) -> R<StagedMedia> {
@@ -254,7 +255,8 @@ pub fn add_media_bytes(
         .unwrap_or_else(|| "dropped-file".into());
     state
         .api
-        .import_media_bytes(&state.data_dir.join("media"), &name, bytes)
+        .import_media_bytes(&state.data_dir, &name, bytes, Utc::now())
+        .await
 }
 
 fn percent_decode(s: &str) -> String {

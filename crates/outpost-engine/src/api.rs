@@ -227,6 +227,18 @@ pub struct Outpost {
     secrets: Arc<dyn SecretStore>,
 }
 
+fn row_to_ref(row: &outpost_store::MediaRow) -> outpost_core::MediaRef {
+    outpost_core::MediaRef {
+        path: row.path.clone(),
+        sha256: row.sha256.clone(),
+        mime: row.mime.clone(),
+        bytes: row.bytes,
+        width: row.width,
+        height: row.height,
+        alt: None,
+    }
+}
+
 /// Plain http is accepted only from this machine (a local server); everything else must be
 /// https.
 fn is_loopback_url(url: &str) -> bool {
@@ -486,32 +498,62 @@ impl Outpost {
             .list_posts_between(f.status, f.from, f.to, f.limit.unwrap_or(5_000))?)
     }
 
-    /// Copies files into the media library and probes them.
-    pub fn import_media(
+    /// Adds picked files to the media library (the same library as `outpost media add`).
+    pub async fn import_media(
         &self,
-        library: &std::path::Path,
+        data_dir: &std::path::Path,
         paths: &[PathBuf],
+        now: DateTime<Utc>,
     ) -> Result<Vec<StagedMedia>, ApiError> {
-        paths
-            .iter()
-            .map(|p| {
-                crate::media::import_file(library, p, None)
-                    .map(staged)
-                    .map_err(|e| ApiError::invalid(e.to_string()))
-            })
-            .collect()
+        let mut out = Vec::with_capacity(paths.len());
+        for p in paths {
+            let row = self.add_media(data_dir, &p.to_string_lossy(), now).await?;
+            out.push(staged(row_to_ref(&row)));
+        }
+        Ok(out)
     }
 
-    /// Stores dropped bytes in the media library.
-    pub fn import_media_bytes(
+    /// Adds a file dropped on the window (its bytes) to the media library.
+    pub async fn import_media_bytes(
         &self,
-        library: &std::path::Path,
+        data_dir: &std::path::Path,
         name: &str,
         bytes: &[u8],
+        now: DateTime<Utc>,
     ) -> Result<StagedMedia, ApiError> {
-        crate::media::import_bytes(library, name, bytes, None)
-            .map(staged)
-            .map_err(|e| ApiError::invalid(e.to_string()))
+        // Through a private temporary file, so the library's own checks and atomic copy apply.
+        let incoming = data_dir.join("media").join(".incoming");
+        std::fs::create_dir_all(&incoming).map_err(|e| {
+            ApiError::failed(format!(
+                "media: cannot write to {} ({e})",
+                incoming.display()
+            ))
+        })?;
+        let safe: String = name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || ".-_".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let tmp = incoming.join(format!("{}-{safe}", outpost_core::ids::new_id("drop")));
+        std::fs::write(&tmp, bytes).map_err(|e| {
+            ApiError::failed(format!(
+                "media: cannot store {name} ({e}) — is the disk full?"
+            ))
+        })?;
+        let result = self.add_media(data_dir, &tmp.to_string_lossy(), now).await;
+        let _ = std::fs::remove_file(&tmp);
+        let mut row = result.map_err(|e| ApiError {
+            code: e.code,
+            message: e.message.replace(&tmp.to_string_lossy().to_string(), name),
+        })?;
+        row.source = Some(name.to_string());
+        let row = self.store.upsert_media(&row)?;
+        Ok(staged(row_to_ref(&row)))
     }
 
     /// Adds a file or an https URL to the media library (`<data dir>/media`) and records it.

@@ -790,3 +790,51 @@ async fn processing_that_never_finishes_times_out_with_a_clear_error() {
         .is_some_and(|s| r.clock.now() - s >= chrono::Duration::minutes(30)));
     assert_eq!(r.records(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picked_and_dropped_media_go_to_the_one_library_with_thumbnails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("outpost.db")).expect("store");
+    let api = crate::api::Outpost::new(store, Arc::new(MemoryStore::new()));
+    // A valid 2×1 PNG.
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&[
+        0, 0, 0, 2, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ]);
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&[0xAE, 0x42, 0x60, 0x82]);
+    let dropped = api
+        .import_media_bytes(dir.path(), "my photo.png", &png, t0())
+        .await
+        .expect("dropped file");
+    assert!(dropped
+        .media
+        .path
+        .starts_with(&dir.path().join("media").display().to_string()));
+    assert!(dropped
+        .thumbnail
+        .as_deref()
+        .is_some_and(|t| t.starts_with("data:image/png;base64,")));
+    let original = dir.path().join("picked.png");
+    std::fs::write(&original, &png).expect("write");
+    let picked = api
+        .import_media(dir.path(), std::slice::from_ref(&original), t0())
+        .await
+        .expect("picked");
+    assert_eq!(
+        picked[0].media.sha256, dropped.media.sha256,
+        "the same content is stored once"
+    );
+    assert!(original.exists(), "the user's file stays where it was");
+    assert_eq!(api.list_media().expect("list").len(), 1);
+    let incoming = std::fs::read_dir(dir.path().join("media/.incoming"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(incoming, 0, "no temporary file is left behind");
+    let broken = api
+        .import_media_bytes(dir.path(), "broken.png", b"not an image at all", t0())
+        .await;
+    let e = broken.expect_err("not media");
+    assert!(e.message.contains("broken.png"), "{}", e.message);
+}
