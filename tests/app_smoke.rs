@@ -244,7 +244,7 @@ async fn the_window_opens_on_the_calendar() {
     let first_paint = started.elapsed();
     let title = d.cmd(reqwest::Method::GET, "/title", None).await;
     assert_eq!(title, json!("Outpost"));
-    let status = d.wait_for("the status bar", "const e = document.querySelector('[data-testid=runner-state]'); return e && e.textContent", Duration::from_secs(15)).await;
+    let status = d.wait_for("the status bar", "const e = document.querySelector('[data-testid=runner-state]'); return e && e.textContent", Duration::from_secs(30)).await;
     assert!(
         status.as_str().is_some_and(|s| s.contains("Publishing")),
         "status bar: {status}"
@@ -282,7 +282,7 @@ async fn the_window_opens_on_the_calendar() {
     d.wait_for(
         "the paused status bar",
         "const e = document.querySelector('[data-testid=runner-state]'); return e && /paused/i.test(e.textContent)",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
     )
     .await;
     d.cmd(
@@ -346,7 +346,7 @@ async fn a_post_composed_in_the_window_is_published_and_its_card_turns_posted() 
     d.wait_for(
         "the composer",
         "return document.querySelector('[data-testid=submit]') !== null",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     )
     .await;
     d.type_into(
@@ -370,7 +370,7 @@ async fn a_post_composed_in_the_window_is_published_and_its_card_turns_posted() 
     d.wait_for(
         "the submit button",
         "const b = document.querySelector('[data-testid=submit]'); return b && !b.disabled",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     )
     .await;
     d.click("[data-testid=submit]").await;
@@ -385,7 +385,7 @@ async fn a_post_composed_in_the_window_is_published_and_its_card_turns_posted() 
         .as_str()
         .unwrap_or_default()
         .to_string();
-    m.wait_status(&id, "published", Duration::from_secs(10))
+    m.wait_status(&id, "published", Duration::from_secs(30))
         .await;
     d.exec("location.hash = '#/calendar'; return true;", json!([]))
         .await;
@@ -393,7 +393,7 @@ async fn a_post_composed_in_the_window_is_published_and_its_card_turns_posted() 
         .wait_for(
             "the published chip",
             "const e = document.querySelector('.fc-event[data-status=published]'); return e && e.textContent",
-            Duration::from_secs(15),
+            Duration::from_secs(30),
         )
         .await;
     assert!(
@@ -433,7 +433,7 @@ async fn a_failed_network_shows_its_error_on_the_card_in_the_window() {
         .wait_for(
             "the error on the card",
             "const e = document.querySelector('[data-testid=target-error]'); return e && e.textContent",
-            Duration::from_secs(15),
+            Duration::from_secs(30),
         )
         .await;
     assert!(
@@ -472,7 +472,7 @@ async fn background_mode_has_no_window_and_still_publishes() {
     let id = m
         .post(&["from the tray agent", "--to", "bluesky:alice.test", "--now"])
         .await;
-    m.wait_status(&id, "published", Duration::from_secs(15))
+    m.wait_status(&id, "published", Duration::from_secs(30))
         .await;
     assert_eq!(m.fake.records(&did).len(), 1);
     if let Some(kib) = rss_kib(app.id()) {
@@ -491,11 +491,11 @@ async fn background_mode_has_no_window_and_still_publishes() {
     }
     let mut second = again.spawn().expect("second launch");
     assert_eq!(
-        wait_exit(&mut second, Duration::from_secs(15)).await,
+        wait_exit(&mut second, Duration::from_secs(30)).await,
         0,
         "the second launch exits 0"
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let found = Command::new("xdotool")
             .args(["search", "--name", "^Outpost$"])
@@ -515,7 +515,7 @@ async fn background_mode_has_no_window_and_still_publishes() {
         "the first instance keeps running"
     );
     signal(&app, "TERM");
-    wait_exit(&mut app, Duration::from_secs(10)).await;
+    wait_exit(&mut app, Duration::from_secs(30)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -553,7 +553,7 @@ async fn a_failure_raises_one_desktop_notification_naming_the_network() {
     let id = m
         .post(&["will fail", "--to", "bluesky:alice.test", "--now"])
         .await;
-    m.wait_status(&id, "failed", Duration::from_secs(15)).await;
+    m.wait_status(&id, "failed", Duration::from_secs(30)).await;
     let count = |what: &str| -> u32 {
         Command::new("dunstctl")
             .args(["count", what])
@@ -562,7 +562,7 @@ async fn a_failure_raises_one_desktop_notification_naming_the_network() {
             .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
             .unwrap_or(0)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while count("displayed") + count("history") + count("waiting") == 0 {
         assert!(Instant::now() < deadline, "no desktop notification arrived");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -574,7 +574,7 @@ async fn a_failure_raises_one_desktop_notification_naming_the_network() {
         "one notification for the post"
     );
     signal(&app, "TERM");
-    wait_exit(&mut app, Duration::from_secs(10)).await;
+    wait_exit(&mut app, Duration::from_secs(30)).await;
     let _ = dunst.kill();
     let _ = dunst.wait();
 }
