@@ -85,14 +85,20 @@ impl Rig {
     }
 
     fn schedule(&self, parts: &[&str], at: chrono::DateTime<Utc>) -> String {
+        let parts = parts
+            .iter()
+            .map(|t| Part {
+                text: t.to_string(),
+                media: vec![],
+            })
+            .collect();
+        self.schedule_parts(parts, at)
+    }
+
+    /// Stores a post to this rig's account, due at `at`.
+    fn schedule_parts(&self, parts: Vec<Part>, at: chrono::DateTime<Utc>) -> String {
         let content = PostContent {
-            parts: parts
-                .iter()
-                .map(|t| Part {
-                    text: t.to_string(),
-                    media: vec![],
-                })
-                .collect(),
+            parts,
             ..Default::default()
         };
         self.store
@@ -657,25 +663,11 @@ fn mp4_file(dir: &std::path::Path, name: &str) -> outpost_core::MediaRef {
 
 impl Rig {
     fn schedule_video(&self, dir: &std::path::Path) -> String {
-        let content = PostContent {
-            parts: vec![Part {
-                text: "a video".into(),
-                media: vec![mp4_file(dir, "clip.mp4")],
-            }],
-            ..Default::default()
+        let part = Part {
+            text: "a video".into(),
+            media: vec![mp4_file(dir, "clip.mp4")],
         };
-        self.store
-            .create_post(
-                &NewPost {
-                    content,
-                    scheduled_at: Some(self.clock.now()),
-                    time_zone: "UTC".into(),
-                    draft: false,
-                    targets: vec![(self.account.id.clone(), Network::Bluesky)],
-                },
-                self.clock.now(),
-            )
-            .expect("post")
+        self.schedule_parts(vec![part], self.clock.now())
     }
 }
 
