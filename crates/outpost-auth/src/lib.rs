@@ -17,6 +17,7 @@ mod file;
 mod keychain;
 mod memory;
 mod secret;
+pub mod tokens;
 
 pub use env::{
     open_from_env, open_from_vars, ENV_KEY, ENV_KEYCHAIN_SERVICE, ENV_KEY_FILE, ENV_STORE,
@@ -26,6 +27,7 @@ pub use file::{EncryptedFileStore, KdfParams, SECRETS_FILE_NAME};
 pub use keychain::{Backend, KeychainStore};
 pub use memory::MemoryStore;
 pub use secret::Secret;
+pub use tokens::{client_secret_key, OAuthTokens};
 
 /// A place that keeps secrets under string keys (see [`account_key`] for the key names).
 ///

@@ -101,6 +101,13 @@ pub struct PostArgs {
     /// Save without scheduling.
     #[arg(long)]
     pub draft: bool,
+    /// A comment posted under the post right after it goes out (where the network has one).
+    #[arg(long = "first-comment", value_name = "TEXT")]
+    pub first_comment: Option<String>,
+    /// A per-network option, `NETWORK.FIELD=VALUE` or `NETWORK:HANDLE.FIELD=VALUE`
+    /// (e.g. `pinterest.board_id=123`, `pinterest.title="Autumn"`); repeatable.
+    #[arg(long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,7 +6,7 @@ use crate::CliError;
 use chrono::Utc;
 use outpost_auth::Secret;
 use outpost_core::Network;
-use outpost_engine::api::{Draft, DraftMedia, DraftPart, DraftWhen, Outpost};
+use outpost_engine::api::{ApiError, Draft, DraftMedia, DraftPart, DraftWhen, Outpost};
 use outpost_engine::{Engine, EngineConfig, RunMode};
 use outpost_store::Store;
 use std::io::Read;
@@ -222,7 +222,8 @@ impl Ctx {
         let draft = Draft {
             parts,
             variants: Default::default(),
-            first_comment: None,
+            first_comment: p.first_comment.clone(),
+            options: parse_options(&p.options)?,
             account_ids: p.to.clone(),
             when,
         };
@@ -515,4 +516,35 @@ fn spawn_signal_handler(cancel: tokio_util::sync::CancellationToken) {
         tracing::info!("signal received: stopping after in-flight calls");
         cancel.cancel();
     });
+}
+
+/// `NETWORK.FIELD=VALUE` / `NETWORK:HANDLE.FIELD=VALUE` pairs into the draft's options map.
+/// Values that read as JSON (numbers, `true`, arrays) stay JSON; the rest are strings.
+fn parse_options(
+    pairs: &[String],
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, ApiError> {
+    let mut out: std::collections::BTreeMap<String, serde_json::Value> = Default::default();
+    for pair in pairs {
+        let bad = || {
+            ApiError::invalid(format!(
+                "--option {pair:?}: expected NETWORK.FIELD=VALUE, e.g. pinterest.board_id=123"
+            ))
+        };
+        let (key, value) = pair.split_once('=').ok_or_else(bad)?;
+        let (scope, field) = key.trim().rsplit_once('.').ok_or_else(bad)?;
+        if scope.is_empty() || field.is_empty() {
+            return Err(bad());
+        }
+        let value = match serde_json::from_str::<serde_json::Value>(value) {
+            Ok(v) if !v.is_string() => v,
+            _ => serde_json::Value::String(value.to_string()),
+        };
+        let entry = out
+            .entry(scope.to_string())
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(o) = entry.as_object_mut() {
+            o.insert(field.to_string(), value);
+        }
+    }
+    Ok(out)
 }

@@ -198,6 +198,12 @@ pub struct PostContent {
     pub variants: BTreeMap<Network, String>,
     #[serde(default)]
     pub first_comment: Option<String>,
+    /// Per-network publishing options (Pinterest `board_id`, `title`, `link`; TikTok
+    /// `privacy_level`; YouTube `title`, `privacy_status`…), keyed by network name
+    /// (`"pinterest"`) or by account address (`"pinterest:alice"`); the address wins.
+    #[serde(default)]
+    #[ts(type = "Record<string, Record<string, unknown>>")]
+    pub options: BTreeMap<String, serde_json::Value>,
 }
 
 impl PostContent {
@@ -208,6 +214,16 @@ impl PostContent {
             first.text = v.clone();
         }
         parts
+    }
+    /// The options for one target: the network's object, overlaid by the account's.
+    pub fn options_for(&self, network: Network, address: &str) -> serde_json::Value {
+        let mut merged = serde_json::Map::new();
+        for key in [network.to_string(), address.to_string()] {
+            if let Some(serde_json::Value::Object(o)) = self.options.get(&key) {
+                merged.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+        }
+        serde_json::Value::Object(merged)
     }
     pub fn is_empty(&self) -> bool {
         self.parts

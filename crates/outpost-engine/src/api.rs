@@ -115,6 +115,10 @@ pub struct Draft {
     pub variants: BTreeMap<Network, String>,
     #[serde(default)]
     pub first_comment: Option<String>,
+    /// Per-network options ([`PostContent::options`]).
+    #[serde(default)]
+    #[ts(type = "Record<string, Record<string, unknown>>")]
+    pub options: BTreeMap<String, serde_json::Value>,
     pub account_ids: Vec<String>,
     pub when: DraftWhen,
 }
@@ -372,6 +376,7 @@ impl Outpost {
             parts,
             variants: d.variants.clone(),
             first_comment: d.first_comment.clone(),
+            options: d.options.clone(),
         })
     }
 
@@ -638,7 +643,7 @@ impl Outpost {
     }
 
     fn client_secret_key(network: Network) -> String {
-        outpost_auth::account_key(&format!("app:{network}"), "client_secret")
+        outpost_auth::client_secret_key(&network.to_string())
     }
 
     /// What the settings screen shows for every network that needs the user's own app.

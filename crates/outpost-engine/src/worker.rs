@@ -255,6 +255,10 @@ async fn run(
     };
 
     let parts = post.content.parts_for(target.network);
+    let options = post
+        .content
+        .options_for(target.network, &target.account_address);
+    let first_comment = post.content.first_comment.as_deref();
     let mut progress = target.progress.clone();
     let phase = target.phase.clone();
     let mut refreshed = false;
@@ -279,6 +283,9 @@ async fn run(
                 previous: &progress,
                 client_handle: att.client_handle.as_deref(),
                 intent_at: att.intent_at,
+                options: &options,
+                first_comment,
+                scheduled_at: post.scheduled_at,
             };
             let found = publisher.lookup(&req).await;
             let now = clock.now();
@@ -365,6 +372,9 @@ async fn run(
             previous: &progress,
             client_handle: handle.as_deref(),
             intent_at,
+            options: &options,
+            first_comment,
+            scheduled_at: post.scheduled_at,
         };
         let started = Instant::now();
         let continuing = phase

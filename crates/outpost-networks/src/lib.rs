@@ -31,6 +31,13 @@ pub struct PartRequest<'a> {
     pub client_handle: Option<&'a str>,
     /// When the intent was first recorded (used as the post's `createdAt`).
     pub intent_at: DateTime<Utc>,
+    /// This target's options ([`outpost_core::PostContent::options_for`]): a JSON object.
+    pub options: &'a serde_json::Value,
+    /// The post's first comment, when the user wrote one (networks that support it post it
+    /// after the first part).
+    pub first_comment: Option<&'a str>,
+    /// When the post is scheduled (networks that can hold a post until then).
+    pub scheduled_at: Option<DateTime<Utc>>,
 }
 
 /// What one step of a publish achieved.

@@ -117,6 +117,9 @@ impl Env {
             intent_at: DateTime::parse_from_rfc3339("2026-11-28T12:00:00.123Z")
                 .expect("date")
                 .with_timezone(&Utc),
+            options: &serde_json::Value::Null,
+            first_comment: None,
+            scheduled_at: None,
         }
     }
 

@@ -18,6 +18,7 @@ const draft = (text: string, when: Draft['when'], account_ids = ['a_me']): Draft
   parts: [{ text, media: [] }],
   variants: {},
   first_comment: null,
+  options: {},
   account_ids,
   when,
 });

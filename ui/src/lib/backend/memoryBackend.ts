@@ -369,6 +369,7 @@ export class MemoryBackend implements Backend {
       })),
       variants: clone(draft.variants),
       first_comment: draft.first_comment && draft.first_comment.trim() !== '' ? draft.first_comment : null,
+      options: clone(draft.options),
     };
   }
 

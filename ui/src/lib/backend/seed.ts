@@ -11,6 +11,7 @@ const text = (t: string, media: PostContent['parts'][number]['media'] = []): Pos
   parts: [{ text: t, media }],
   variants: {},
   first_comment: null,
+  options: {},
 });
 
 /** The instant of wall-clock `HH:MM` on the day `dayOffset` days from today, in `zone`. */
@@ -98,6 +99,7 @@ export function seedDemo(b: MemoryBackend): DemoAccounts {
     ],
     variants: {},
     first_comment: null,
+    options: {},
   }, atLocal(now, zone, 3, '18:00'), [alice, threads]);
   post('p_nextweek', text('Finished piece: the walnut side table in its new home.', [photoRef]), atLocal(now, zone, 7, '10:00'), [alice]);
   post('p_draft', text('Idea: a series on hand-cut joinery. Dovetails first?'), null, [alice], ['draft']);

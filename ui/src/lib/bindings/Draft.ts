@@ -6,4 +6,8 @@ import type { Network } from "./Network";
 /**
  * What the composer (or `outpost post`) sends.
  */
-export type Draft = { parts: Array<DraftPart>, variants: { [key in Network]?: string }, first_comment: string | null, account_ids: Array<string>, when: DraftWhen, };
+export type Draft = { parts: Array<DraftPart>, variants: { [key in Network]?: string }, first_comment: string | null, 
+/**
+ * Per-network options ([`PostContent::options`]).
+ */
+options: Record<string, Record<string, unknown>>, account_ids: Array<string>, when: DraftWhen, };

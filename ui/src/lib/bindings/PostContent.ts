@@ -9,4 +9,10 @@ export type PostContent = { parts: Array<Part>,
 /**
  * Per-network replacement text for the first part.
  */
-variants: { [key in Network]?: string }, first_comment: string | null, };
+variants: { [key in Network]?: string }, first_comment: string | null, 
+/**
+ * Per-network publishing options (Pinterest `board_id`, `title`, `link`; TikTok
+ * `privacy_level`; YouTube `title`, `privacy_status`…), keyed by network name
+ * (`"pinterest"`) or by account address (`"pinterest:alice"`); the address wins.
+ */
+options: Record<string, Record<string, unknown>>, };

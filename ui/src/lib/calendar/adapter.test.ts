@@ -36,7 +36,7 @@ function post(states: TargetState[], at: string | null = '2026-12-01T08:30:00Z',
   const targets = states.map((s, i) => target(s, networks[i] ?? 'bluesky'));
   return {
     id: 'p_1',
-    content: { parts: [{ text, media: [] }], variants: {}, first_comment: null },
+    content: { parts: [{ text, media: [] }], variants: {}, first_comment: null, options: {} },
     scheduled_at: at,
     time_zone: 'Europe/Berlin',
     status: derivePostStatus(states),

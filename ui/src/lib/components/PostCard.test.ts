@@ -17,7 +17,7 @@ async function card(state: TargetState, error: string | null = null) {
   });
   const post = h.backend.insertPost({
     id: 'p_card',
-    content: { parts: [{ text: 'Card text', media: [] }], variants: {}, first_comment: null },
+    content: { parts: [{ text: 'Card text', media: [] }], variants: {}, first_comment: null, options: {} },
     at: Date.parse('2099-12-01T08:30:00Z'),
     accounts: [account as Account],
     states: [state],

@@ -8,7 +8,7 @@ import type { PostContent } from '../bindings/PostContent';
 import { limits, NETWORKS } from './limits';
 import { checkAll, checkContext, validate } from './validate';
 
-const post = (text: string): PostContent => ({ parts: [{ text, media: [] }], variants: {}, first_comment: null });
+const post = (text: string): PostContent => ({ parts: [{ text, media: [] }], variants: {}, first_comment: null, options: {} });
 const image = (name: string, bytes: number): MediaRef => ({
   path: `/tmp/${name}`,
   sha256: '0'.repeat(64),
