@@ -16,6 +16,7 @@ mod error;
 mod file;
 mod keychain;
 mod memory;
+pub mod oauth;
 mod secret;
 pub mod tokens;
 

@@ -6,6 +6,9 @@
 
 pub mod bluesky;
 pub mod http;
+pub mod linkedin;
+pub mod pinterest;
+pub mod x;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -52,6 +55,29 @@ pub enum PartOutcome {
         phase: serde_json::Value,
         poll_after: std::time::Duration,
     },
+}
+
+/// Who a set of tokens belongs to, as the network says (for connecting an OAuth account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The network's stable id (X user id, LinkedIn person URN, Pinterest username…).
+    pub remote_id: String,
+    /// The handle the user knows (`@alice` without the `@`).
+    pub handle: String,
+    pub display_name: Option<String>,
+    /// Non-secret facts to keep in the account's settings (API tier, account type…).
+    pub settings: serde_json::Value,
+}
+
+/// One item of an account-level choice the composer offers (a Pinterest board, a LinkedIn
+/// organisation the member administers).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Choice {
+    pub id: String,
+    pub name: String,
+    /// Anything else worth showing (privacy, follower count…).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub extra: serde_json::Value,
 }
 
 /// What a reconciliation lookup found.
@@ -105,6 +131,33 @@ pub trait Publisher: Send + Sync {
 
     /// A cheap authenticated read, used to probe an open circuit breaker (never a publish).
     async fn probe(&self, account: &Account) -> Result<(), PublishError>;
+
+    /// The network's OAuth 2.0 set-up, for networks connected by OAuth (with the
+    /// `OUTPOST_<NETWORK>_AUTHORIZE_URL` / `_TOKEN_URL` overrides applied).
+    fn oauth_profile(&self) -> Option<outpost_auth::oauth::OAuthProfile> {
+        None
+    }
+
+    /// Who `tokens` belong to (one authenticated read, e.g. X `GET /2/users/me`).
+    /// `settings` are the account settings chosen so far (the client id used).
+    async fn identify(
+        &self,
+        tokens: &outpost_auth::OAuthTokens,
+        settings: &serde_json::Value,
+    ) -> Result<Identity, PublishError> {
+        let _ = (tokens, settings);
+        Err(PublishError::new(
+            self.network(),
+            outpost_core::ErrorClass::Permanent,
+            "this network is not connected with OAuth tokens",
+        ))
+    }
+
+    /// Account-level choices of kind `kind` (`"boards"`, `"organizations"`); none by default.
+    async fn choices(&self, account: &Account, kind: &str) -> Result<Vec<Choice>, PublishError> {
+        let _ = (account, kind);
+        Ok(Vec::new())
+    }
 }
 
 /// The publishers Outpost has, keyed by network, with base URLs from the environment

@@ -12,5 +12,8 @@
 
 pub mod bluesky;
 pub mod common;
+pub mod linkedin;
+pub mod pinterest;
+pub mod x;
 
 pub use common::{Listener, RecordedRequest};
