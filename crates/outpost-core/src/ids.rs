@@ -38,8 +38,21 @@ pub fn tid(micros: u64, clock_id: u16) -> String {
 }
 
 /// A TID derived from an idempotency key and the time the intent was recorded: the clock id
-/// comes from the key, so two parts recorded in the same microsecond still differ.
+/// comes from the key. Within one process the timestamps are strictly increasing (as atproto's
+/// TID generators do), so two keys can never get the same TID here even when the clock stands
+/// still (a test clock) or two intents land in the same microsecond; across processes a clash
+/// needs the same microsecond *and* the same 10-bit clock id.
 pub fn tid_for_key(key: &str, micros: u64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let mut prev = LAST.load(Ordering::Relaxed);
+    let micros = loop {
+        let next = micros.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => break next,
+            Err(actual) => prev = actual,
+        }
+    };
     let digest = Sha256::digest(key.as_bytes());
     let clock_id = u16::from_be_bytes([digest[0], digest[1]]) & 0x3ff;
     tid(micros, clock_id)
@@ -55,6 +68,14 @@ mod tests {
         assert_eq!(k, hex::encode(Sha256::digest(b"p_1:bluesky:a_1")));
         assert_ne!(k, idempotency_key("p_1", "bluesky", "a_1", 1));
         assert_eq!(k.len(), 64);
+    }
+
+    #[test]
+    fn tids_for_different_keys_differ_even_at_the_same_instant() {
+        let tids: std::collections::HashSet<String> = (0..2000)
+            .map(|i| tid_for_key(&format!("key {i}"), 1_700_000_000_000_000))
+            .collect();
+        assert_eq!(tids.len(), 2000);
     }
 
     #[test]

@@ -57,6 +57,24 @@ pub struct Limits {
     pub video_only: bool,
     pub no_image_video_mix: bool,
     pub supports_threads: bool,
+    /// Video container types the network takes (empty: any video).
+    pub video_mimes: &'static [&'static str],
+    /// Video length in milliseconds, `(min, max)`; 0 means no bound on that side.
+    pub video_ms: (u64, u64),
+    /// Video frame rate in whole frames per second, `(min, max)`; 0 means no bound.
+    pub video_fps: (u32, u32),
+    /// Video aspect ratio bounds as `(width, height)` pairs: narrowest and widest allowed.
+    pub video_aspect: Option<((u32, u32), (u32, u32))>,
+    /// Image aspect ratio bounds, as for video.
+    pub image_aspect: Option<((u32, u32), (u32, u32))>,
+    /// Smallest side of a video / width of an image, in pixels (0: no bound).
+    pub video_min_side: u32,
+    pub image_min_width: u32,
+    /// The video figures above come from third-party reports only (the platform reference
+    /// marks them UNCONFIRMED): findings against them are warnings, not errors.
+    pub video_limits_unconfirmed: bool,
+    /// Whether Outpost posts `first_comment` on this network (as a comment or self-reply).
+    pub supports_first_comment: bool,
     pub source: &'static str,
 }
 
@@ -78,6 +96,15 @@ pub fn limits(network: Network) -> Limits {
         video_only: false,
         no_image_video_mix: false,
         supports_threads: false,
+        video_mimes: &[],
+        video_ms: (0, 0),
+        video_fps: (0, 0),
+        video_aspect: None,
+        image_aspect: None,
+        video_min_side: 0,
+        image_min_width: 0,
+        video_limits_unconfirmed: false,
+        supports_first_comment: false,
         source: "",
     };
     match network {
@@ -104,6 +131,10 @@ pub fn limits(network: Network) -> Limits {
             no_image_video_mix: true,
             supports_threads: true,
             source: "bluesky.md: app.bsky.feed.post, app.bsky.embed.images, app.bsky.embed.video, PDS blob limit",
+            video_mimes: &["video/mp4"],
+            // 3 min per third-party reports (raised from 60 s in March 2025), UNCONFIRMED.
+            video_ms: (0, 180_000),
+            video_limits_unconfirmed: true,
             ..base
         },
         Network::X => Limits {
@@ -116,6 +147,13 @@ pub fn limits(network: Network) -> Limits {
             no_image_video_mix: true,
             supports_threads: true,
             source: "x.md: POST /2/tweets, media upload",
+            // x.md "Limits": advanced profile 0.5–140 s, ≤ 60 fps, aspect 1:3 to 3:1, 32×32 minimum.
+            video_mimes: &["video/mp4", "video/quicktime"],
+            video_ms: (500, 140_000),
+            video_fps: (0, 60),
+            video_aspect: Some(((1, 3), (3, 1))),
+            video_min_side: 32,
+            supports_first_comment: true,
             ..base
         },
         Network::LinkedIn => Limits {
@@ -126,6 +164,12 @@ pub fn limits(network: Network) -> Limits {
             video_max_bytes: 500 * MB,
             no_image_video_mix: true,
             source: "linkedin.md: Posts API",
+            // linkedin.md "Limits": MP4, 3 s – 30 min, aspect 1:2.4 to 2.4:1 — all third-party.
+            video_mimes: &["video/mp4"],
+            video_ms: (3_000, 1_800_000),
+            video_aspect: Some(((10, 24), (24, 10))),
+            video_limits_unconfirmed: true,
+            supports_first_comment: true,
             ..base
         },
         Network::Pinterest => Limits {
@@ -138,6 +182,11 @@ pub fn limits(network: Network) -> Limits {
             requires_media: true,
             no_image_video_mix: true,
             source: "pinterest.md: pins (description 800, carousel 2-5)",
+            // pinterest.md "Limits": MP4/MOV/M4V, 4 s – 15 min, aspect 1:2 to 1.91:1 — third-party.
+            video_mimes: &["video/mp4", "video/quicktime", "video/x-m4v"],
+            video_ms: (4_000, 900_000),
+            video_aspect: Some(((1, 2), (191, 100))),
+            video_limits_unconfirmed: true,
             ..base
         },
         Network::Facebook => Limits {
@@ -148,6 +197,8 @@ pub fn limits(network: Network) -> Limits {
             video_max_bytes: 1000 * MB,
             no_image_video_mix: true,
             source: "facebook.md: photos ≤ 4 MB",
+            video_mimes: &["video/mp4", "video/quicktime"],
+            supports_first_comment: true,
             ..base
         },
         Network::Instagram => Limits {
@@ -159,6 +210,15 @@ pub fn limits(network: Network) -> Limits {
             image_mimes: &["image/jpeg", "image/png"],
             requires_media: true,
             source: "instagram.md: caption 2,200; carousel 2-10",
+            // instagram.md "Limits": image aspect 4:5 to 1.91:1, width ≥ 320 (scaled up to 1440);
+            // Reel MOV/MP4, 3 s – 15 min, 23–60 fps, aspect 0.01:1 to 10:1.
+            image_aspect: Some(((4, 5), (191, 100))),
+            image_min_width: 320,
+            video_mimes: &["video/mp4", "video/quicktime"],
+            video_ms: (3_000, 900_000),
+            video_fps: (23, 60),
+            video_aspect: Some(((1, 100), (10, 1))),
+            supports_first_comment: true,
             ..base
         },
         Network::Threads => Limits {
@@ -171,6 +231,15 @@ pub fn limits(network: Network) -> Limits {
             image_mimes: &["image/jpeg", "image/png"],
             supports_threads: true,
             source: "threads.md: 500 chars, emoji by bytes; carousel 2-20",
+            // threads.md "Limits": image aspect ≤ 10:1, width ≥ 320; video MOV/MP4, ≤ 300 s,
+            // 23–60 fps, aspect 0.01:1 to 10:1.
+            image_aspect: Some(((1, 10), (10, 1))),
+            image_min_width: 320,
+            video_mimes: &["video/mp4", "video/quicktime"],
+            video_ms: (0, 300_000),
+            video_fps: (23, 60),
+            video_aspect: Some(((1, 100), (10, 1))),
+            supports_first_comment: true,
             ..base
         },
         Network::TikTok => Limits {
@@ -184,6 +253,12 @@ pub fn limits(network: Network) -> Limits {
             requires_media: true,
             no_image_video_mix: true,
             source: "tiktok.md: caption 2,200 UTF-16 units",
+            // tiktok.md "Limits": MP4/WebM/MOV, 23–60 fps, 360–4096 px per side, ≤ 10 min (the
+            // creator's own cap, `max_video_post_duration_sec`, is checked before publishing).
+            video_mimes: &["video/mp4", "video/webm", "video/quicktime"],
+            video_ms: (0, 600_000),
+            video_fps: (23, 60),
+            video_min_side: 360,
             ..base
         },
         Network::YouTube => Limits {
@@ -195,6 +270,7 @@ pub fn limits(network: Network) -> Limits {
             source: "youtube.md: description 5,000 bytes",
             text_count: TextCount::Chars,
             text_bytes_max: Some(5000),
+            supports_first_comment: true,
             ..base
         },
     }
@@ -217,29 +293,53 @@ pub struct Finding {
     pub message: String,
 }
 
-/// Checks one post for one network. Errors block scheduling; warnings are shown.
+/// What probing found about a media file beyond [`MediaRef`]'s own fields (kept in the media
+/// library, looked up by SHA-256).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaFacts {
+    /// The name the user knows the file by (the library stores it under its hash).
+    pub name: Option<String>,
+    pub duration_ms: Option<u64>,
+    pub frame_rate: Option<f64>,
+    pub video_codec: Option<String>,
+    pub audio_codec: Option<String>,
+}
+
+/// Checks one post for one network with what the post itself carries (sizes, types,
+/// dimensions). Errors block scheduling; warnings are shown.
 pub fn validate(network: Network, content: &PostContent) -> Vec<Finding> {
+    validate_with(network, content, &|_| None)
+}
+
+/// Like [`validate`], with the probed facts of each file (length, frame rate) from `facts`.
+pub fn validate_with(
+    network: Network,
+    content: &PostContent,
+    facts: &dyn Fn(&MediaRef) -> Option<MediaFacts>,
+) -> Vec<Finding> {
     let l = limits(network);
     let name = network.display_name();
     let mut out = Vec::new();
-    let mut error = |field: String, message: String| {
+    let mut push = |severity: Severity, field: String, message: String| {
         out.push(Finding {
             network,
-            severity: Severity::Error,
+            severity,
             field,
             message: format!("{name}: {message}"),
         })
     };
     let parts = content.parts_for(network);
     if content.is_empty() {
-        error(
+        push(
+            Severity::Error,
             "text".into(),
             "the post is empty — write some text or add media".into(),
         );
         return out;
     }
     if parts.len() > 1 && !l.supports_threads {
-        error(
+        push(
+                Severity::Error,
             "parts".into(),
             format!("{name} does not support threads — publish the parts as separate posts or remove parts 2–{}", parts.len()),
         );
@@ -251,14 +351,16 @@ pub fn validate(network: Network, content: &PostContent) -> Vec<Finding> {
             format!("part {} text", i + 1)
         };
         if part.text.trim().is_empty() && part.media.is_empty() {
-            error(
+            push(
+                Severity::Error,
                 field.clone(),
                 format!("{field} is empty — write something or remove the part"),
             );
         }
         let n = l.text_count.count(&part.text);
         if n > l.text_max {
-            error(
+            push(
+                Severity::Error,
                 field.clone(),
                 format!(
                     "{field} is {n} {}; the limit is {} — shorten it by {}",
@@ -271,13 +373,26 @@ pub fn validate(network: Network, content: &PostContent) -> Vec<Finding> {
         if let Some(max) = l.text_bytes_max {
             let b = part.text.len();
             if b > max {
-                error(
+                push(
+                    Severity::Error,
                     field.clone(),
                     format!("{field} is {b} bytes of UTF-8; the limit is {max} — shorten it"),
                 );
             }
         }
-        check_media(network, &l, i, parts.len(), &part.media, &mut error);
+        check_media(network, &l, i, parts.len(), &part.media, facts, &mut push);
+    }
+    if !l.supports_first_comment
+        && content
+            .first_comment
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
+    {
+        push(
+            Severity::Warning,
+            "first_comment".into(),
+            format!("first comments are not supported — it will not be posted on {name}"),
+        );
     }
     if l.requires_media && content.all_media().next().is_none() {
         let msg = match network {
@@ -286,7 +401,7 @@ pub fn validate(network: Network, content: &PostContent) -> Vec<Finding> {
             Network::YouTube => "YouTube needs a video — add one".to_string(),
             _ => format!("{name} posts need an image or a video — add one"),
         };
-        error("media".into(), msg);
+        push(Severity::Error, "media".into(), msg);
     }
     out
 }
@@ -297,7 +412,8 @@ fn check_media(
     part: usize,
     part_count: usize,
     media: &[MediaRef],
-    error: &mut impl FnMut(String, String),
+    facts: &dyn Fn(&MediaRef) -> Option<MediaFacts>,
+    push: &mut impl FnMut(Severity, String, String),
 ) {
     let name = network.display_name();
     let where_ = |j: usize| {
@@ -315,7 +431,7 @@ fn check_media(
         } else {
             format!("{name} only accepts video — remove the images")
         };
-        error("media".into(), msg);
+        push(Severity::Error, "media".into(), msg);
     }
     if l.no_image_video_mix && images > 0 && videos > 0 {
         let msg = if network == Network::Pinterest {
@@ -323,10 +439,11 @@ fn check_media(
         } else {
             format!("{name} does not accept images and a video in one post — keep one kind")
         };
-        error("media".into(), msg);
+        push(Severity::Error, "media".into(), msg);
     }
     if images > l.max_images && !l.video_only {
-        error(
+        push(
+            Severity::Error,
             "media".into(),
             format!(
                 "{images} images attached; {name} takes at most {} — remove {}",
@@ -344,13 +461,15 @@ fn check_media(
                 l.max_videos
             )
         };
-        error("media".into(), msg);
+        push(Severity::Error, "media".into(), msg);
     }
     for (j, m) in media.iter().enumerate() {
-        let file = m.file_name();
+        let f = facts(m).unwrap_or_default();
+        let file = f.name.as_deref().unwrap_or_else(|| m.file_name());
         if m.is_image() {
             if !l.image_mimes.contains(&m.mime.as_str()) {
-                error(
+                push(
+                    Severity::Error,
                     where_(j),
                     format!(
                         "{file} is {}; {name} accepts {} — convert it",
@@ -360,7 +479,8 @@ fn check_media(
                 );
             }
             if m.bytes > l.image_max_bytes {
-                error(
+                push(
+                    Severity::Error,
                     where_(j),
                     format!(
                         "{file} is {} bytes; {name} images must be at most {} bytes — resize or compress it",
@@ -368,20 +488,223 @@ fn check_media(
                     ),
                 );
             }
-        } else if m.is_video() && l.max_videos > 0 && m.bytes > l.video_max_bytes {
-            error(
-                where_(j),
-                format!(
-                    "{file} is {} bytes; {name} videos must be at most {} bytes",
-                    m.bytes, l.video_max_bytes
-                ),
-            );
-        } else if !m.is_image() && !m.is_video() {
-            error(
+            if let (Some(w), Some(h)) = (m.width, m.height) {
+                if l.image_min_width > 0 && w < l.image_min_width {
+                    push(
+                        Severity::Error,
+                        where_(j),
+                        format!(
+                            "{file} is {w} px wide; {name} needs images at least {} px wide — use a larger image",
+                            l.image_min_width
+                        ),
+                    );
+                }
+                if let Some(msg) = aspect_problem(w, h, l.image_aspect) {
+                    push(
+                        Severity::Error,
+                        where_(j),
+                        format!("{file} {msg} for {name} images — crop it"),
+                    );
+                }
+            }
+        } else if m.is_video() {
+            if l.max_videos > 0 && m.bytes > l.video_max_bytes {
+                push(
+                    Severity::Error,
+                    where_(j),
+                    format!(
+                        "{file} is {} bytes; {name} videos must be at most {} bytes",
+                        m.bytes, l.video_max_bytes
+                    ),
+                );
+            }
+            if l.max_videos == 0 {
+                continue;
+            }
+            let sev = if l.video_limits_unconfirmed {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            if !l.video_mimes.is_empty() && !l.video_mimes.contains(&m.mime.as_str()) {
+                push(
+                    Severity::Error,
+                    where_(j),
+                    format!(
+                        "{file} is {}; {name} accepts {} — convert it",
+                        m.mime,
+                        l.video_mimes.join(", ")
+                    ),
+                );
+            }
+            if let Some(ms) = f.duration_ms {
+                let (min, max) = l.video_ms;
+                if (min > 0 && ms < min) || (max > 0 && ms > max) {
+                    let range = match (min, max) {
+                        (0, max) => format!("at most {}", human_ms(max)),
+                        (min, 0) => format!("at least {}", human_ms(min)),
+                        (min, max) => format!("{} to {}", human_ms(min), human_ms(max)),
+                    };
+                    let fix = if ms < min {
+                        "use a longer clip"
+                    } else {
+                        "trim it"
+                    };
+                    push(
+                        sev,
+                        where_(j),
+                        format!(
+                            "{file} is {} long; {name} takes videos of {range} — {fix}",
+                            human_ms(ms)
+                        ),
+                    );
+                }
+            }
+            if let Some(fps) = f.frame_rate {
+                let (min, max) = l.video_fps;
+                // A little slack for 23.976 / 59.94 style rates.
+                if (min > 0 && fps + 0.5 < f64::from(min))
+                    || (max > 0 && fps > f64::from(max) + 0.5)
+                {
+                    let range = match (min, max) {
+                        (0, max) => format!("at most {max}"),
+                        (min, 0) => format!("at least {min}"),
+                        (min, max) => format!("{min}–{max}"),
+                    };
+                    push(
+                        sev,
+                        where_(j),
+                        format!(
+                            "{file} runs at {fps:.2} frames per second; {name} takes {range} fps — re-export it"
+                        ),
+                    );
+                }
+            }
+            if let (Some(w), Some(h)) = (m.width, m.height) {
+                if l.video_min_side > 0 && w.min(h) < l.video_min_side {
+                    push(
+                        sev,
+                        where_(j),
+                        format!(
+                            "{file} is {w}×{h}; {name} needs at least {} px on each side — use a larger video",
+                            l.video_min_side
+                        ),
+                    );
+                }
+                if let Some(msg) = aspect_problem(w, h, l.video_aspect) {
+                    push(
+                        sev,
+                        where_(j),
+                        format!("{file} {msg} for {name} videos — crop it"),
+                    );
+                }
+            }
+        } else {
+            push(
+                Severity::Error,
                 where_(j),
                 format!("{file} ({}) is neither an image nor a video", m.mime),
             );
         }
+    }
+}
+
+/// Checks one target's options (`PostContent::options_for`) for `network`; `address` names
+/// the account in messages.
+pub fn validate_options(
+    network: Network,
+    address: &str,
+    options: &serde_json::Value,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let text = |k: &str| {
+        options
+            .get(k)
+            .and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.trim().to_string()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+            .filter(|s| !s.is_empty())
+    };
+    let mut error = |field: &str, message: String| {
+        out.push(Finding {
+            network,
+            severity: Severity::Error,
+            field: field.into(),
+            message: format!("{}: {message}", network.display_name()),
+        })
+    };
+    if network == Network::Pinterest {
+        if text("board_id").is_none() {
+            error(
+                "board",
+                format!("Pinterest board not selected — choose a board for {address}"),
+            );
+        }
+        if let Some(t) = text("title") {
+            if t.chars().count() > 100 {
+                error(
+                    "title",
+                    format!(
+                        "the pin title is {} characters; the limit is 100 — shorten it",
+                        t.chars().count()
+                    ),
+                );
+            }
+        }
+        if let Some(link) = text("link") {
+            if !(link.starts_with("https://") || link.starts_with("http://")) || link.len() > 2048 {
+                error("link", format!("the pin link {link:?} must be an http(s) address of at most 2,048 characters"));
+            }
+        }
+    }
+    out
+}
+
+/// `Some("is 1:5 (…); the allowed range is 4:5 to 1.91:1")` when `w`×`h` is outside the
+/// bounds. Compared exactly in integers: `w/h < a/b` ⇔ `w·b < a·h`.
+fn aspect_problem(w: u32, h: u32, bounds: Option<((u32, u32), (u32, u32))>) -> Option<String> {
+    let ((na, nb), (wa, wb)) = bounds?;
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let (w64, h64) = (u64::from(w), u64::from(h));
+    let too_narrow = w64 * u64::from(nb) < u64::from(na) * h64;
+    let too_wide = w64 * u64::from(wb) > u64::from(wa) * h64;
+    if !too_narrow && !too_wide {
+        return None;
+    }
+    Some(format!(
+        "is {w}×{h} ({}:1); the allowed aspect ratio is {} to {}",
+        trim_ratio(w as f64 / h as f64),
+        ratio_label(na, nb),
+        ratio_label(wa, wb)
+    ))
+}
+
+fn trim_ratio(r: f64) -> String {
+    let s = format!("{r:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn ratio_label(a: u32, b: u32) -> String {
+    if b == 1 || a == 1 || b.rem_euclid(10) != 0 {
+        format!("{a}:{b}")
+    } else {
+        format!("{}:1", trim_ratio(f64::from(a) / f64::from(b)))
+    }
+}
+
+/// "2 min 30 s", "0.5 s".
+fn human_ms(ms: u64) -> String {
+    let secs = ms / 1000;
+    let rest = ms % 1000;
+    match (secs / 60, secs % 60, rest) {
+        (0, s, 0) => format!("{s} s"),
+        (0, s, r) => trim_ratio(s as f64 + r as f64 / 1000.0) + " s",
+        (m, 0, _) => format!("{m} min"),
+        (m, s, _) => format!("{m} min {s} s"),
     }
 }
 
@@ -503,6 +826,133 @@ mod tests {
         assert!(errors(Network::LinkedIn, &c)[0].contains("does not support threads"));
         c.parts[1].text = "a".repeat(301);
         assert!(errors(Network::Bluesky, &c)[0].starts_with("Bluesky: part 2 text is 301"));
+    }
+
+    fn video(name: &str, w: u32, h: u32) -> MediaRef {
+        MediaRef {
+            mime: "video/mp4".into(),
+            width: Some(w),
+            height: Some(h),
+            ..image(name, 1000)
+        }
+    }
+
+    fn with_media(m: MediaRef) -> PostContent {
+        PostContent {
+            parts: vec![Part {
+                text: "clip".into(),
+                media: vec![m],
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn probed_length_frame_rate_and_aspect_are_checked() {
+        let facts = |ms: u64, fps: f64| {
+            move |_: &MediaRef| {
+                Some(MediaFacts {
+                    duration_ms: Some(ms),
+                    frame_rate: Some(fps),
+                    ..Default::default()
+                })
+            }
+        };
+        let clip = with_media(video("clip.mp4", 1080, 1920));
+        // X: 0.5–140 s, ≤ 60 fps, 1:3 to 3:1.
+        assert!(validate_with(Network::X, &clip, &facts(30_000, 30.0)).is_empty());
+        let long = validate_with(Network::X, &clip, &facts(150_000, 30.0));
+        assert_eq!(long.len(), 1, "{long:?}");
+        assert_eq!(long[0].severity, Severity::Error);
+        assert_eq!(long[0].field, "media[1]");
+        assert_eq!(
+            long[0].message,
+            "X: clip.mp4 is 2 min 30 s long; X takes videos of 0.5 s to 2 min 20 s — trim it"
+        );
+        let fast = validate_with(Network::X, &clip, &facts(30_000, 120.0));
+        assert!(
+            fast[0]
+                .message
+                .contains("120.00 frames per second; X takes at most 60 fps"),
+            "{fast:?}"
+        );
+        // 29.97 and 59.94 are fine where 30/60 are.
+        assert!(validate_with(Network::X, &clip, &facts(30_000, 59.94)).is_empty());
+        let narrow = validate_with(
+            Network::X,
+            &with_media(video("tall.mp4", 100, 400)),
+            &facts(30_000, 30.0),
+        );
+        assert_eq!(
+            narrow[0].message,
+            "X: tall.mp4 is 100×400 (0.25:1); the allowed aspect ratio is 1:3 to 3:1 for X videos — crop it"
+        );
+        // Instagram: 23–60 fps, 3 s minimum.
+        let slow = validate_with(Network::Instagram, &clip, &facts(2_000, 15.0));
+        assert_eq!(slow.len(), 2, "{slow:?}");
+        assert!(slow[0]
+            .message
+            .contains("is 2 s long; Instagram takes videos of 3 s to 15 min — use a longer clip"));
+        // LinkedIn's video figures are unconfirmed: a warning, not an error.
+        let li = validate_with(Network::LinkedIn, &clip, &facts(2_000, 30.0));
+        assert_eq!(li.len(), 1);
+        assert_eq!(li[0].severity, Severity::Warning);
+        // Without probed facts only what the post carries is checked.
+        assert!(validate(Network::X, &clip).is_empty());
+    }
+
+    #[test]
+    fn image_aspect_width_and_video_formats_are_checked() {
+        let mut wide = image("pano.jpg", 1000);
+        wide.mime = "image/jpeg".into();
+        wide.width = Some(3000);
+        wide.height = Some(1000);
+        let e = errors(Network::Instagram, &with_media(wide.clone()));
+        assert_eq!(
+            e,
+            ["Instagram: pano.jpg is 3000×1000 (3:1); the allowed aspect ratio is 4:5 to 1.91:1 for Instagram images — crop it"]
+        );
+        wide.width = Some(200);
+        wide.height = Some(200);
+        assert!(errors(Network::Instagram, &with_media(wide))[0]
+            .contains("is 200 px wide; Instagram needs images at least 320 px wide"));
+        let mut webm = video("clip.webm", 1280, 720);
+        webm.mime = "video/webm".into();
+        assert_eq!(
+            errors(Network::X, &with_media(webm.clone())),
+            ["X: clip.webm is video/webm; X accepts video/mp4, video/quicktime — convert it"]
+        );
+        assert!(errors(Network::TikTok, &with_media(webm)).is_empty());
+        assert_eq!(human_ms(500), "0.5 s");
+        assert_eq!(human_ms(900_000), "15 min");
+    }
+
+    #[test]
+    fn pinterest_needs_a_board_and_first_comments_warn_where_unsupported() {
+        let none = serde_json::json!({});
+        let f = validate_options(Network::Pinterest, "pinterest:alice", &none);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Error);
+        assert_eq!(
+            f[0].message,
+            "Pinterest: Pinterest board not selected — choose a board for pinterest:alice"
+        );
+        let ok = serde_json::json!({"board_id": "549755885175", "title": "Autumn", "link": "https://example.com"});
+        assert!(validate_options(Network::Pinterest, "pinterest:alice", &ok).is_empty());
+        let bad = serde_json::json!({"board_id": 5, "title": "t".repeat(101), "link": "ftp://x"});
+        assert_eq!(
+            validate_options(Network::Pinterest, "pinterest:alice", &bad).len(),
+            2
+        );
+        assert!(validate_options(Network::X, "x:alice", &none).is_empty());
+
+        let mut c = post("hello");
+        c.first_comment = Some("links below".into());
+        assert!(validate(Network::X, &c).is_empty());
+        let w = validate(Network::Bluesky, &c);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert_eq!(w[0].field, "first_comment");
     }
 
     #[test]

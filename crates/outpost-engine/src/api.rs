@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use outpost_auth::{Secret, SecretStore};
 use outpost_core::retry::{default_quotas, DEFAULT_CATCH_UP_WINDOW};
 use outpost_core::time::{check_not_past, local_zone_name, parse_schedule_time, parse_zone};
-use outpost_core::validate::{validate, Finding, Severity};
+use outpost_core::validate::{validate_options, validate_with, Finding, Severity};
 use outpost_core::{Account, AccountStatus, Network, Part, Post, PostContent, PostStatus};
 use outpost_store::{Attempt, NewPost, RunnerHealth, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -231,6 +231,36 @@ pub struct Outpost {
     secrets: Arc<dyn SecretStore>,
 }
 
+/// Fills options the post leaves open from the account's defaults (a Pinterest account's
+/// default board), under the account's address, so the stored post says what will be used.
+fn apply_account_defaults(content: &mut PostContent, accounts: &[Account]) {
+    for a in accounts {
+        if a.network != Network::Pinterest {
+            continue;
+        }
+        let Some(board) = a.setting("board_id").filter(|b| !b.trim().is_empty()) else {
+            continue;
+        };
+        if content
+            .options_for(a.network, &a.address())
+            .get("board_id")
+            .is_some()
+        {
+            continue;
+        }
+        let entry = content
+            .options
+            .entry(a.address())
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(o) = entry.as_object_mut() {
+            o.insert(
+                "board_id".into(),
+                serde_json::Value::String(board.to_string()),
+            );
+        }
+    }
+}
+
 fn row_to_ref(row: &outpost_store::MediaRow) -> outpost_core::MediaRef {
     outpost_core::MediaRef {
         path: row.path.clone(),
@@ -383,10 +413,19 @@ impl Outpost {
     fn findings(&self, content: &PostContent, accounts: &[Account]) -> Vec<Finding> {
         let mut out: Vec<Finding> = Vec::new();
         let mut seen = std::collections::HashSet::new();
+        let facts = crate::media::facts_for(&self.store, content);
         for a in accounts {
+            // Content findings once per network; option findings for every account.
             if seen.insert(a.network) {
-                out.extend(validate(a.network, content));
+                out.extend(validate_with(a.network, content, &|m| {
+                    facts.get(&m.sha256).cloned()
+                }));
             }
+            out.extend(validate_options(
+                a.network,
+                &a.address(),
+                &content.options_for(a.network, &a.address()),
+            ));
             if a.status != AccountStatus::Active {
                 out.push(Finding {
                     network: a.network,
@@ -406,7 +445,8 @@ impl Outpost {
     /// Live checks for the composer: what would block scheduling, and warnings.
     pub fn check_draft(&self, d: &Draft) -> Result<Vec<Finding>, ApiError> {
         let accounts = self.accounts_of(&d.account_ids)?;
-        let content = self.content_of(d)?;
+        let mut content = self.content_of(d)?;
+        apply_account_defaults(&mut content, &accounts);
         Ok(self.findings(&content, &accounts))
     }
 
@@ -432,7 +472,8 @@ impl Outpost {
     pub fn schedule(&self, d: &Draft, now: DateTime<Utc>) -> Result<Scheduled, ApiError> {
         let accounts = self.accounts_of(&d.account_ids)?;
         let (scheduled_at, zone) = self.when_to_instant(&d.when, now)?;
-        let content = self.content_of(d)?;
+        let mut content = self.content_of(d)?;
+        apply_account_defaults(&mut content, &accounts);
         let findings = self.findings(&content, &accounts);
         let (errors, warnings): (Vec<Finding>, Vec<Finding>) = findings
             .into_iter()
@@ -466,7 +507,8 @@ impl Outpost {
             .iter()
             .filter_map(|t| self.store.account(&t.account_id).ok().flatten())
             .collect();
-        let content = self.content_of(d)?;
+        let mut content = self.content_of(d)?;
+        apply_account_defaults(&mut content, &accounts);
         let errors: Vec<String> = self
             .findings(&content, &accounts)
             .into_iter()

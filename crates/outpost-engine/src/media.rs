@@ -52,3 +52,127 @@ pub fn attach(path: &Path, alt: Option<String>) -> Result<MediaRef, AttachError>
         alt,
     })
 }
+
+/// What the media library probed about each file of `content`, by SHA-256 (files not in the
+/// library — attached before it existed — have no entry).
+pub(crate) fn facts_for(
+    store: &outpost_store::Store,
+    content: &outpost_core::PostContent,
+) -> std::collections::HashMap<String, outpost_core::validate::MediaFacts> {
+    let mut out = std::collections::HashMap::new();
+    for m in content.all_media() {
+        if out.contains_key(&m.sha256) {
+            continue;
+        }
+        if let Ok(Some(row)) = store.media(&m.sha256) {
+            out.insert(
+                m.sha256.clone(),
+                outpost_core::validate::MediaFacts {
+                    name: row
+                        .source
+                        .as_deref()
+                        .and_then(|s| s.rsplit(['/', '\\']).next())
+                        .map(|n| n.split(['?', '#']).next().unwrap_or(n).to_string())
+                        .filter(|n| !n.is_empty()),
+                    duration_ms: row.duration_ms,
+                    frame_rate: row.frame_rate,
+                    video_codec: row.video_codec,
+                    audio_codec: row.audio_codec,
+                },
+            );
+        }
+    }
+    out
+}
+
+/// Checks `content` for `account` as the scheduler and the dispatcher both do: the network's
+/// limits with probed facts, and the target's options.
+pub(crate) fn findings_for_account(
+    content: &outpost_core::PostContent,
+    account: &outpost_core::Account,
+    facts: &std::collections::HashMap<String, outpost_core::validate::MediaFacts>,
+) -> Vec<outpost_core::validate::Finding> {
+    let mut out = outpost_core::validate::validate_with(account.network, content, &|m| {
+        facts.get(&m.sha256).cloned()
+    });
+    out.extend(outpost_core::validate::validate_options(
+        account.network,
+        &account.address(),
+        &content.options_for(account.network, &account.address()),
+    ));
+    out
+}
+
+/// Files larger than this are checked by size only before publishing (hashing several GiB
+/// on every publish would delay it by seconds); smaller ones by SHA-256.
+pub(crate) const RECHECK_HASH_MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+/// The dispatcher's last check before the parts from `first_unpublished` on go out: every
+/// file still exists and is the file that was scheduled, and (before the first part) the post
+/// still fits the network's limits (errors only). `Err` is the message for the card, naming
+/// the network, the file and the fix.
+pub(crate) fn recheck_before_publish(
+    store: &outpost_store::Store,
+    content: &outpost_core::PostContent,
+    account: &outpost_core::Account,
+    first_unpublished: usize,
+) -> Result<(), String> {
+    let name = account.network.display_name();
+    let parts = content.parts_for(account.network);
+    for m in parts
+        .iter()
+        .skip(first_unpublished)
+        .flat_map(|p| p.media.iter())
+    {
+        if let Err(why) = same_file(m) {
+            return Err(format!(
+                "{name}: {} {why} since the post was scheduled — attach the file again and retry",
+                m.file_name()
+            ));
+        }
+    }
+    if first_unpublished == 0 {
+        let facts = facts_for(store, content);
+        let errors: Vec<String> = findings_for_account(content, account, &facts)
+            .into_iter()
+            .filter(|f| f.severity == outpost_core::validate::Severity::Error)
+            .map(|f| f.message)
+            .collect();
+        if !errors.is_empty() {
+            return Err(errors.join("; "));
+        }
+    }
+    Ok(())
+}
+
+/// `Err("was deleted")`, `Err("changed")` when the file at `m.path` is not the one hashed
+/// when it was attached.
+fn same_file(m: &MediaRef) -> Result<(), &'static str> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let meta = match std::fs::metadata(&m.path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("was deleted"),
+        Err(_) => return Err("can no longer be read"),
+    };
+    if meta.len() != m.bytes {
+        return Err("changed");
+    }
+    if m.bytes > RECHECK_HASH_MAX_BYTES {
+        return Ok(());
+    }
+    let mut file = std::fs::File::open(&m.path).map_err(|_| "can no longer be read")?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|_| "can no longer be read")?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    if hex::encode(hasher.finalize()) != m.sha256 {
+        return Err("changed");
+    }
+    Ok(())
+}

@@ -830,3 +830,130 @@ async fn picked_and_dropped_media_go_to_the_one_library_with_thumbnails() {
     let e = broken.expect_err("not media");
     assert!(e.message.contains("broken.png"), "{}", e.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_or_deleted_after_scheduling_fails_before_anything_is_sent() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let changed = r.schedule_video(dir.path());
+    // Same size, different bytes: only the hash can tell.
+    let path = dir.path().join("clip.mp4");
+    let mut bytes = std::fs::read(&path).expect("read");
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&path, &bytes).expect("rewrite");
+    let other = tempfile::tempdir().expect("tempdir");
+    let deleted = r.schedule_video(other.path());
+    std::fs::remove_file(other.path().join("clip.mp4")).expect("delete");
+
+    let engine = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&engine);
+    r.until("both failed", |r| {
+        r.target_state(&changed) == TargetState::Failed
+            && r.target_state(&deleted) == TargetState::Failed
+    })
+    .await;
+    stop(cancel, h).await;
+    let t = r.post(&changed).targets.remove(0);
+    assert_eq!(
+        t.last_error.as_deref(),
+        Some("Bluesky: clip.mp4 changed since the post was scheduled — attach the file again and retry")
+    );
+    let t = r.post(&deleted).targets.remove(0);
+    assert_eq!(
+        t.last_error.as_deref(),
+        Some("Bluesky: clip.mp4 was deleted since the post was scheduled — attach the file again and retry")
+    );
+    assert_eq!(r.fake.count("com.atproto.repo.uploadBlob"), 0);
+    assert_eq!(r.fake.count("app.bsky.video.uploadVideo"), 0);
+    assert_eq!(r.records(), 0, "nothing was published");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probed_video_length_and_pinterest_board_are_checked_when_scheduling() {
+    use crate::api::{Draft, DraftMedia, DraftPart, DraftWhen};
+    use outpost_testkit::media::{Mp4, Mp4Track};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("outpost.db")).expect("store");
+    let api = crate::api::Outpost::new(store.clone(), Arc::new(MemoryStore::new()));
+    let account = |id: &str, network: Network, settings: serde_json::Value| Account {
+        id: id.into(),
+        network,
+        handle: "alice".into(),
+        remote_id: Some("1".into()),
+        display_name: None,
+        status: AccountStatus::Active,
+        status_reason: None,
+        token_expires_at: None,
+        settings,
+        created_at: t0(),
+    };
+    store
+        .insert_account(&account("a_x", Network::X, serde_json::json!({})))
+        .expect("x");
+    store
+        .insert_account(&account("a_pin", Network::Pinterest, serde_json::json!({})))
+        .expect("pinterest");
+    // A real MP4 header: 150 s, 1280×720, 30 fps.
+    let clip = dir.path().join("long.mp4");
+    let mp4 = Mp4::new(150, vec![Mp4Track::video(b"avc1", 1280, 720, 150, 30)]);
+    std::fs::write(&clip, mp4.build()).expect("write");
+    let added = api
+        .add_media(dir.path(), &clip.to_string_lossy(), t0())
+        .await
+        .expect("added");
+    assert_eq!(added.duration_ms, Some(150_000));
+    let draft = |ids: &[&str], options: serde_json::Value| Draft {
+        parts: vec![DraftPart {
+            text: "a clip".into(),
+            media: vec![DraftMedia {
+                path: added.path.clone(),
+                alt: None,
+            }],
+        }],
+        variants: Default::default(),
+        first_comment: None,
+        options: serde_json::from_value(options).expect("options"),
+        account_ids: ids.iter().map(|s| s.to_string()).collect(),
+        when: DraftWhen::Draft,
+    };
+    let e = api
+        .schedule(&draft(&["a_x"], serde_json::json!({})), t0())
+        .expect_err("too long for X");
+    assert_eq!(
+        e.message,
+        "X: long.mp4 is 2 min 30 s long; X takes videos of 0.5 s to 2 min 20 s — trim it (media[1])"
+    );
+    let e = api
+        .schedule(&draft(&["a_pin"], serde_json::json!({})), t0())
+        .expect_err("no board");
+    assert!(
+        e.message
+            .contains("Pinterest board not selected — choose a board for pinterest:alice"),
+        "{}",
+        e.message
+    );
+    let ok = api
+        .schedule(
+            &draft(
+                &["a_pin"],
+                serde_json::json!({"pinterest": {"board_id": "42"}}),
+            ),
+            t0(),
+        )
+        .expect("with a board");
+    assert_eq!(
+        ok.post
+            .content
+            .options_for(Network::Pinterest, "pinterest:alice")["board_id"],
+        "42"
+    );
+    // The account's default board fills the option in, and the stored post says so.
+    store
+        .set_account_settings("a_pin", &serde_json::json!({"board_id": "77"}))
+        .expect("settings");
+    let ok = api
+        .schedule(&draft(&["a_pin"], serde_json::json!({})), t0())
+        .expect("default board");
+    assert_eq!(ok.post.content.options["pinterest:alice"]["board_id"], "77");
+}

@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use outpost_core::error::{sanitize_message, MAX_NETWORK_ERROR_CHARS};
 use outpost_core::ids::idempotency_key;
 use outpost_core::retry::{catch_up, default_quotas, BreakerDecision, CatchUp};
-use outpost_core::validate::{validate, Severity};
-use outpost_core::{Account, AccountStatus, ErrorClass, Post, PublishError, Target};
+use outpost_core::{Account, AccountStatus, ErrorClass, PublishError, Target};
 use outpost_networks::{Lookup, PartOutcome, PartRequest, Publisher};
 use outpost_store::{AttemptEnd, Transition};
 use rand::SeedableRng;
@@ -178,9 +177,21 @@ async fn run(
         }
     }
 
-    // Check again right before publishing: the files may have changed since scheduling.
-    if let Some(problem) = recheck(&post, target) {
-        return Ok(Outcome::Move(failed(problem, "permanent")));
+    // Check again right before publishing: the files may have changed since scheduling, and
+    // the post must still fit the network's limits. Not while the network is processing what
+    // was already sent (the files went out already).
+    if target.phase.is_none() {
+        let (content, acct, from) = (post.content.clone(), account.clone(), target.progress.len());
+        let checked = blocking(store, move |s| {
+            Ok(crate::media::recheck_before_publish(
+                s, &content, &acct, from,
+            ))
+        })
+        .await?;
+        if let Err(problem) = checked {
+            tracing::warn!(reason = %problem, "refused before publishing");
+            return Ok(Outcome::Move(failed(problem, "permanent")));
+        }
     }
 
     // Circuit breakers: the network, then the account.
@@ -514,38 +525,6 @@ fn wait(until: DateTime<Utc>, reason: String) -> Transition {
         class: None,
         count_attempt: false,
     }
-}
-
-/// Checks the post again right before publishing (files changed, limits).
-fn recheck(post: &Post, target: &Target) -> Option<String> {
-    let findings: Vec<String> = validate(target.network, &post.content)
-        .into_iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.message)
-        .collect();
-    if !findings.is_empty() {
-        return Some(findings.join("; "));
-    }
-    let name = target.network.display_name();
-    for m in post.content.all_media() {
-        match std::fs::read(&m.path) {
-            Err(e) => {
-                return Some(format!(
-                    "{name}: media file {} cannot be read ({e}) — attach it again",
-                    m.path
-                ));
-            }
-            Ok(bytes) => {
-                if outpost_core::media::sha256_hex(&bytes) != m.sha256 {
-                    return Some(format!(
-                        "{name}: media file {} changed after the post was scheduled — attach it again to publish the new version",
-                        m.file_name()
-                    ));
-                }
-            }
-        }
-    }
-    None
 }
 
 /// Runs the breaker's half-open probe (a cheap read, never a publish). True if it passed.

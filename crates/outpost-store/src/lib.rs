@@ -644,6 +644,33 @@ impl Store {
         })
     }
 
+    /// Replaces the account's non-secret settings (a default board, the client id used).
+    pub fn set_account_settings(&self, id: &str, settings: &serde_json::Value) -> Result<()> {
+        let n = self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE accounts SET settings = ?2 WHERE id = ?1",
+                params![id, settings.to_string()],
+            )?)
+        })?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!(
+                "account {id}: no such account — see `outpost accounts list`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Records when the account's access token expires (after a connect or a refresh).
+    pub fn set_token_expiry(&self, id: &str, at: Option<DateTime<Utc>>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE accounts SET token_expires_at = ?2 WHERE id = ?1",
+                params![id, opt_ms(at)],
+            )?;
+            Ok(())
+        })
+    }
+
     pub fn set_account_status(
         &self,
         id: &str,

@@ -13,6 +13,7 @@
 pub mod bluesky;
 pub mod common;
 pub mod linkedin;
+pub mod media;
 pub mod pinterest;
 pub mod x;
 

@@ -122,7 +122,8 @@ const TABLE: Record<Network, Omit<Limits, 'network'>> = {
     noImageVideoMix: true,
     supportsThreads: true,
     videoMaxSecs: 180,
-    supportsFirstComment: true,
+    // Outpost does not post Bluesky first comments yet (outpost-core validate.rs agrees).
+    supportsFirstComment: false,
   },
   x: {
     ...BASE,

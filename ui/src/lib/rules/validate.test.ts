@@ -116,6 +116,11 @@ describe('context checks', () => {
   it('warns that a first comment is skipped where unsupported', () => {
     const c = { ...post('hi'), first_comment: 'links below' };
     const f = checkContext(c, { accounts: [account('tiktok', 'me'), account('bluesky', 'me.bsky.social')] });
-    expect(f.map((x) => x.message)).toEqual(['TikTok: first comments are not supported — it will not be posted on TikTok']);
+    expect(f.map((x) => x.message)).toEqual([
+      'TikTok: first comments are not supported — it will not be posted on TikTok',
+      'Bluesky: first comments are not supported — it will not be posted on Bluesky',
+    ]);
+    const x = checkContext(c, { accounts: [account('x', 'me')] });
+    expect(x).toEqual([]);
   });
 });
