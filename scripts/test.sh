@@ -18,6 +18,12 @@ step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build (the end-to-end tests drive the real outpost binary)"
 cargo build --workspace --locked
+step "test servers on loopback: S3-compatible (s3s-fs) and OAuth 2.0 (oidc-provider)"
+eval "$(scripts/s3-test-server.sh start)"
+trap 'scripts/s3-test-server.sh stop >/dev/null 2>&1 || true' EXIT
+scripts/oauth-test-server.sh install
+# Tests that need these servers fail (instead of skipping) when they are missing.
+export OUTPOST_TEST_S3_REQUIRED=1 OUTPOST_TEST_OAUTH_REQUIRED=1
 step "tests (encrypted file secret store; includes the TypeScript bindings drift check)"
 cargo test --workspace --locked
 step "secret store against the Secret Service (gnome-keyring on a private D-Bus session)"
@@ -26,11 +32,6 @@ step "secret store against the kernel keyring (keyutils)"
 scripts/with-keychain.sh keyutils cargo test -p outpost-auth --locked --test keychain
 step "end-to-end through the OS keychain (Secret Service)"
 scripts/with-keychain.sh secret-service cargo test -p outpost-e2e --locked --test agent
-
-step "media staging against a real S3-compatible server (s3s-fs on loopback)"
-eval "$(scripts/s3-test-server.sh start)"
-trap 'scripts/s3-test-server.sh stop >/dev/null 2>&1 || true' EXIT
-OUTPOST_TEST_S3_REQUIRED=1 cargo test -p outpost-media --locked --test staging
 scripts/s3-test-server.sh stop
 
 step "desktop app: build with the UI inside, then smoke tests through tauri-driver under Xvfb"
