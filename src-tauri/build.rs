@@ -11,7 +11,7 @@ fn main() {
 }
 
 /// Every command the shell exposes; the capability file grants them to the main window.
-const COMMANDS: [&str; 24] = [
+const COMMANDS: [&str; 28] = [
     "list_posts",
     "get_post",
     "check_draft",
@@ -32,6 +32,10 @@ const COMMANDS: [&str; 24] = [
     "save_settings",
     "list_app_credentials",
     "set_app_credentials",
+    "get_staging",
+    "test_staging",
+    "save_staging",
+    "remove_staging",
     "pick_media",
     "add_media_bytes",
     "open_external",

@@ -8,7 +8,7 @@ use outpost_core::validate::Finding;
 use outpost_core::{Account, Network, Post};
 use outpost_engine::api::{
     ApiError, AppCredentials, ConnectResult, Draft, DraftWhen, PostDetail, PostFilter, Settings,
-    StagedMedia, StatusReport,
+    StagedMedia, StagingKeys, StagingSettings, StatusReport,
 };
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
@@ -37,6 +37,10 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         save_settings,
         list_app_credentials,
         set_app_credentials,
+        get_staging,
+        test_staging,
+        save_staging,
+        remove_staging,
         pick_media,
         add_media_bytes,
         open_external,
@@ -207,6 +211,35 @@ pub fn set_app_credentials(
     state
         .api
         .set_app_credentials(network, &client_id, secret.as_ref())
+}
+
+#[tauri::command]
+pub fn get_staging(state: State<'_, AppState>) -> R<Option<StagingSettings>> {
+    state.api.staging_settings()
+}
+
+/// "Test connection" in Settings: the keys, when typed, are used for this test only.
+#[tauri::command]
+pub async fn test_staging(
+    state: State<'_, AppState>,
+    settings: StagingSettings,
+    keys: Option<StagingKeys>,
+) -> R<()> {
+    state.api.test_staging(&settings, keys.as_ref()).await
+}
+
+#[tauri::command]
+pub async fn save_staging(
+    state: State<'_, AppState>,
+    settings: StagingSettings,
+    keys: Option<StagingKeys>,
+) -> R<StagingSettings> {
+    state.api.save_staging(&settings, keys.as_ref()).await
+}
+
+#[tauri::command]
+pub fn remove_staging(state: State<'_, AppState>) -> R<()> {
+    state.api.remove_staging()
 }
 
 #[tauri::command]

@@ -85,6 +85,11 @@ impl Notifier {
             } if self.enabled() => {
                 self.show(&format!("Outpost: reconnect {address}"), reason, None);
             }
+            Event::AccountExpiring {
+                address, reason, ..
+            } if self.enabled() => {
+                self.show(&format!("Outpost: {address} needs reconnecting soon"), reason, None);
+            }
             _ => {}
         }
     }

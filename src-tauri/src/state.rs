@@ -71,7 +71,8 @@ impl AppState {
                 runner_kind: "app".into(),
                 ..EngineConfig::default()
             },
-        );
+        )
+        .with_secrets(secrets.clone());
         let watch = outpost_engine::watch::watch_wake_file(&engine).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot watch for changes from other processes");
             None

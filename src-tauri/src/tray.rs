@@ -221,7 +221,9 @@ pub fn refresh(app: &AppHandle) {
 
 pub fn on_event(app: &AppHandle, event: &Event) {
     match event {
-        Event::TargetChanged { .. } | Event::AccountNeedsReconnect { .. } => refresh(app),
+        Event::TargetChanged { .. }
+        | Event::AccountNeedsReconnect { .. }
+        | Event::AccountExpiring { .. } => refresh(app),
         Event::Health(_) | Event::Breaker { .. } => {}
     }
 }

@@ -182,6 +182,25 @@ test('settings: time zone moves the calendar; secrets are write-only', async ({ 
   await expect(page.locator('.fc-event[data-post-id="p_tomorrow"] .chip-time')).toHaveText('03:30');
 });
 
+test('settings: the staging bucket is tested before it is saved; wrong keys get a clear error', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/settings`);
+  const form = page.locator('form', { has: page.getByRole('heading', { name: 'Media staging' }) });
+  await form.getByLabel('Endpoint').fill('https://s3.eu-central-1.amazonaws.com');
+  await form.getByLabel('Bucket', { exact: true }).fill('my-media');
+  await form.getByLabel('Access key ID').fill('AKIAEXAMPLE');
+  await form.getByLabel('Secret access key').fill('wrong-secret');
+  await form.getByRole('button', { name: 'Test connection' }).click();
+  await expect(form.getByRole('alert')).toContainText('the bucket refused the keys');
+  await form.getByLabel('Secret access key').fill('right-secret');
+  await form.getByRole('button', { name: 'Test connection' }).click();
+  await expect(form.getByRole('status')).toHaveText('The bucket works: a test file was written, read back and deleted.');
+  await form.getByRole('button', { name: 'Save bucket' }).click();
+  await expect(form.getByRole('status')).toHaveText('Tested and saved.');
+  await expect(form.getByLabel('Secret access key')).toHaveValue('');
+  await expect(form.getByLabel('Secret access key')).toHaveAttribute('placeholder', 'Stored — type to replace');
+  await shot(page, '14-staging');
+});
+
 test.describe('dark theme', () => {
   test.use({ colorScheme: 'dark' });
   test('follows the OS', async ({ page }) => {

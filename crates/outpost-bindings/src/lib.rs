@@ -3,8 +3,9 @@
 
 use outpost_engine::api::{
     ApiError, AppCredentials, ConnectResult, Draft, PostDetail, PostFilter, Settings, StagedMedia,
-    StatusReport,
+    StagingKeys, StagingSettings, StatusReport,
 };
+use outpost_engine::connect::{AccountChoice, ConnectStart};
 use std::path::{Path, PathBuf};
 use ts_rs::TS;
 
@@ -30,6 +31,10 @@ pub fn export(dir: &Path) -> Result<(), ts_rs::ExportError> {
     ConnectResult::export_all(&cfg)?;
     StagedMedia::export_all(&cfg)?;
     ApiError::export_all(&cfg)?;
+    StagingSettings::export_all(&cfg)?;
+    StagingKeys::export_all(&cfg)?;
+    ConnectStart::export_all(&cfg)?;
+    AccountChoice::export_all(&cfg)?;
     outpost_engine::Event::export_all(&cfg)?;
     Ok(())
 }

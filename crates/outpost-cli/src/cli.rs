@@ -33,6 +33,13 @@ pub enum Command {
     /// The media library: files and URLs copied into the data directory, probed.
     #[command(subcommand)]
     Media(MediaCmd),
+    /// The public bucket (S3-compatible) that Instagram, Threads, TikTok photos and Pinterest
+    /// fetch media from.
+    #[command(subcommand)]
+    Staging(StagingCmd),
+    /// Your own developer apps (client ids and secrets) for the OAuth networks.
+    #[command(subcommand)]
+    Apps(AppsCmd),
     /// Run the dispatcher without a window.
     Agent(AgentArgs),
     /// Runner health, queue depth, next due post, open breakers, quotas.
@@ -50,27 +57,114 @@ pub enum MediaCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum StagingCmd {
+    /// Test, then save the bucket. The keys are read from stdin: the access key id on the
+    /// first line, the secret access key on the second (they go to the keychain only).
+    Set(StagingArgs),
+    /// Test the saved bucket (writes, reads back and deletes a small object).
+    Test,
+    /// Show the saved bucket (never the keys).
+    Show,
+    /// Forget the bucket and its keys.
+    Remove,
+}
+
+#[derive(Debug, Args)]
+pub struct StagingArgs {
+    /// e.g. https://s3.eu-central-1.amazonaws.com or https://<account>.r2.cloudflarestorage.com
+    #[arg(long)]
+    pub endpoint: String,
+    #[arg(long)]
+    pub bucket: String,
+    #[arg(long, default_value = "auto")]
+    pub region: String,
+    /// Folder inside the bucket that Outpost owns and cleans up.
+    #[arg(long, default_value = "outpost-staging")]
+    pub prefix: String,
+    /// The bucket's public address; without it Outpost hands out presigned links.
+    #[arg(long = "public-url")]
+    pub public_url: Option<String>,
+    /// How long a presigned link works, in seconds.
+    #[arg(long = "link-expiry", default_value_t = 86_400)]
+    pub link_expiry: u64,
+    /// Address objects as https://endpoint/bucket/key (MinIO, most self-hosted servers).
+    #[arg(long = "path-style")]
+    pub path_style: bool,
+    /// Keep the saved keys (change only the settings).
+    #[arg(long = "keep-keys")]
+    pub keep_keys: bool,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AccountsCmd {
     /// Connect an account. Bluesky: `accounts add bluesky --handle H --app-password-stdin`.
     Add(AddAccount),
+    /// Connect an OAuth account in the system browser (loopback redirect, PKCE).
+    Connect(ConnectArgs),
     /// List connected accounts.
     List,
     /// Remove an account (refused while it has posts waiting).
     Remove { id: String },
+    /// List an account's choices: `boards` (Pinterest), `organizations` (LinkedIn).
+    Choices { id: String, kind: String },
+    /// Set an account's default: `board_id` (Pinterest), `author` (LinkedIn organisation URN);
+    /// no value clears it.
+    Default {
+        id: String,
+        key: String,
+        value: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct AddAccount {
-    /// The network (bluesky).
+    /// The network (bluesky, x, linkedin, pinterest…).
     pub network: String,
-    #[arg(long)]
+    /// Bluesky: the account's handle.
+    #[arg(long, default_value = "")]
     pub handle: String,
     /// The account's PDS (Bluesky); found from the handle when left out.
     #[arg(long)]
     pub pds: Option<String>,
-    /// Read the app password from standard input.
+    /// Read the app password from standard input (Bluesky).
     #[arg(long)]
     pub app_password_stdin: bool,
+    /// OAuth networks: read tokens as JSON from standard input
+    /// (`{"access_token": "…", "refresh_token": "…", "expires_in": 7200, "scope": "…"}`).
+    #[arg(long)]
+    pub token_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// The network (x, linkedin, pinterest…).
+    pub network: String,
+    /// Do not open the browser: print the address, then wait for the browser's callback or
+    /// for the address you were sent to, pasted on standard input.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// An https relay page (docs/oauth-relay.html, hosted by you) for networks that refuse
+    /// loopback redirects.
+    #[arg(long)]
+    pub relay: Option<String>,
+    /// How long to wait for the browser, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub wait: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppsCmd {
+    /// Your own developer app for a network: its client id, and the client secret read from
+    /// standard input with --client-secret-stdin (stored in the keychain only).
+    Set {
+        network: String,
+        #[arg(long = "client-id")]
+        client_id: String,
+        #[arg(long = "client-secret-stdin")]
+        client_secret_stdin: bool,
+    },
+    /// Client ids per network, and whether a secret is stored (never the secret).
+    List,
 }
 
 #[derive(Debug, Args)]

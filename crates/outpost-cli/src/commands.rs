@@ -1,6 +1,9 @@
 //! Each command: parse → one call on the engine's API (`outpost_engine::api::Outpost`) → print.
 
-use crate::cli::{AccountsCmd, AddAccount, AgentArgs, Cli, Command, MediaCmd, PostArgs, PostsCmd};
+use crate::cli::{
+    AccountsCmd, AddAccount, AgentArgs, AppsCmd, Cli, Command, ConnectArgs, MediaCmd, PostArgs,
+    PostsCmd, StagingCmd,
+};
 use crate::output;
 use crate::CliError;
 use chrono::Utc;
@@ -27,9 +30,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Accounts(AccountsCmd::Add(a)) => ctx.accounts_add(a),
         Command::Accounts(AccountsCmd::List) => ctx.accounts_list(),
         Command::Accounts(AccountsCmd::Remove { id }) => ctx.accounts_remove(&id),
+        Command::Accounts(AccountsCmd::Connect(c)) => ctx.accounts_connect(c),
+        Command::Accounts(AccountsCmd::Choices { id, kind }) => ctx.accounts_choices(&id, &kind),
+        Command::Accounts(AccountsCmd::Default { id, key, value }) => {
+            ctx.accounts_default(&id, &key, value.as_deref())
+        }
+        Command::Apps(c) => ctx.apps(c),
         Command::Post(p) => ctx.post(p),
         Command::Posts(p) => ctx.posts(p),
         Command::Media(m) => ctx.media(m),
+        Command::Staging(c) => ctx.staging(c),
         Command::Agent(a) => ctx.agent(a),
         Command::Status => ctx.status(),
     }
@@ -100,10 +110,27 @@ impl Ctx {
             .parse()
             .map_err(|e: outpost_core::network::UnknownNetwork| CliError::Invalid(e.to_string()))?;
         if network != Network::Bluesky {
-            return Err(CliError::Invalid(format!(
-                "accounts add: {} accounts are connected with `outpost accounts connect {network}`, which this version does not have yet",
-                network.display_name()
-            )));
+            if !a.token_stdin {
+                return Err(CliError::Invalid(format!(
+                    "accounts add {network}: connect in the browser with `outpost accounts connect {network}`, or give tokens as JSON on standard input with --token-stdin"
+                )));
+            }
+            let mut raw = String::new();
+            std::io::stdin().read_to_string(&mut raw).map_err(|e| {
+                CliError::Failed(format!(
+                    "could not read the tokens from standard input: {e}"
+                ))
+            })?;
+            let api = self.api()?;
+            let r = runtime()?.block_on(api.add_account_tokens(network, &raw, Utc::now()))?;
+            self.print_connected(&r.account, r.reconnected);
+            return Ok(());
+        }
+        if a.handle.trim().is_empty() {
+            return Err(CliError::Invalid(
+                "accounts add bluesky: --handle is required (e.g. --handle alice.bsky.social)"
+                    .into(),
+            ));
         }
         if !a.app_password_stdin {
             return Err(CliError::Invalid(
@@ -143,6 +170,168 @@ impl Ctx {
                 account.remote_id.as_deref().unwrap_or(""),
                 account.id
             );
+        }
+        Ok(())
+    }
+
+    fn print_connected(&self, account: &outpost_core::Account, reconnected: bool) {
+        if self.json {
+            print_json(&serde_json::json!({ "account": account, "reconnected": reconnected }));
+        } else {
+            println!(
+                "{} {} ({}) — {}",
+                if reconnected {
+                    "reconnected"
+                } else {
+                    "connected"
+                },
+                account.address(),
+                account.remote_id.as_deref().unwrap_or(""),
+                account.id
+            );
+        }
+    }
+
+    fn accounts_connect(&self, c: ConnectArgs) -> Result<(), CliError> {
+        let network: Network = c
+            .network
+            .parse()
+            .map_err(|e: outpost_core::network::UnknownNetwork| CliError::Invalid(e.to_string()))?;
+        if network == Network::Bluesky {
+            return Err(CliError::Invalid(
+                "Bluesky uses app passwords: `outpost accounts add bluesky --handle H --app-password-stdin`".into(),
+            ));
+        }
+        let api = self.api()?;
+        let start = api.begin_connect(network, c.relay.as_deref())?;
+        eprintln!(
+            "Open this address to connect your {} account:\n\n  {}\n\nIt sends you back to {} (register exactly that in your developer app).",
+            network.display_name(),
+            start.authorize_url,
+            start.redirect_uri
+        );
+        if !c.no_browser {
+            if let Err(e) = outpost_auth::oauth::open_in_browser(&start.authorize_url) {
+                eprintln!("(could not open the browser: {e} — open the address yourself)");
+            }
+        }
+        eprintln!(
+            "Waiting up to {} s for the browser. If it cannot reach this computer, paste the address it ended on here and press Enter.",
+            c.wait
+        );
+        // A pasted address (one line on stdin) finishes the same attempt.
+        {
+            let api = api.clone();
+            let session = start.session.clone();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let pasted = line.trim();
+                    if !pasted.is_empty() {
+                        match api.paste_connect(&session, pasted) {
+                            Ok(()) => return,
+                            Err(e) => eprintln!("{}", e.message),
+                        }
+                    }
+                    line.clear();
+                }
+            });
+        }
+        let r = runtime()?.block_on(api.finish_connect(
+            &start.session,
+            std::time::Duration::from_secs(c.wait.max(1)),
+            Utc::now(),
+        ))?;
+        self.print_connected(&r.account, r.reconnected);
+        Ok(())
+    }
+
+    fn accounts_choices(&self, id: &str, kind: &str) -> Result<(), CliError> {
+        let api = self.api()?;
+        let choices = runtime()?.block_on(api.account_choices(id, kind))?;
+        if self.json {
+            print_json(&serde_json::json!({ "choices": choices }));
+        } else if choices.is_empty() {
+            println!("no {kind} for this account");
+        } else {
+            for c in &choices {
+                println!("{}  {}", c.id, c.name);
+            }
+        }
+        Ok(())
+    }
+
+    fn accounts_default(&self, id: &str, key: &str, value: Option<&str>) -> Result<(), CliError> {
+        let account = self.api_no_secrets().set_account_default(id, key, value)?;
+        if self.json {
+            print_json(&serde_json::json!({ "account": account }));
+        } else {
+            println!(
+                "{}: {key} = {}",
+                account.address(),
+                value.unwrap_or("(cleared)")
+            );
+        }
+        Ok(())
+    }
+
+    fn apps(&self, cmd: AppsCmd) -> Result<(), CliError> {
+        match cmd {
+            AppsCmd::Set {
+                network,
+                client_id,
+                client_secret_stdin,
+            } => {
+                let network: Network =
+                    network
+                        .parse()
+                        .map_err(|e: outpost_core::network::UnknownNetwork| {
+                            CliError::Invalid(e.to_string())
+                        })?;
+                let secret = if client_secret_stdin {
+                    let mut raw = String::new();
+                    std::io::stdin().read_to_string(&mut raw).map_err(|e| {
+                        CliError::Failed(format!(
+                            "could not read the client secret from standard input: {e}"
+                        ))
+                    })?;
+                    Some(Secret::new(raw.trim().to_string()))
+                } else {
+                    None
+                };
+                let saved =
+                    self.api()?
+                        .set_app_credentials(network, &client_id, secret.as_ref())?;
+                if self.json {
+                    print_json(&serde_json::json!({ "app": saved }));
+                } else {
+                    println!(
+                        "{}: client id {} saved; client secret {}",
+                        network.display_name(),
+                        saved.client_id.unwrap_or_default(),
+                        if saved.secret_set {
+                            "stored in the keychain"
+                        } else {
+                            "not set"
+                        }
+                    );
+                }
+            }
+            AppsCmd::List => {
+                let list = self.api()?.app_credentials()?;
+                if self.json {
+                    print_json(&serde_json::json!({ "apps": list }));
+                } else {
+                    for a in &list {
+                        println!(
+                            "{:<10} client id {:<30} secret {}",
+                            a.network.as_str(),
+                            a.client_id.as_deref().unwrap_or("(none)"),
+                            if a.secret_set { "set" } else { "not set" }
+                        );
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -354,6 +543,94 @@ impl Ctx {
 
     // ------------------------------------------------------------ media
 
+    fn staging(&self, cmd: StagingCmd) -> Result<(), CliError> {
+        let api = self.api()?;
+        let rt = runtime()?;
+        let show = |s: &outpost_engine::api::StagingSettings| {
+            if self.json {
+                print_json(&serde_json::json!({ "staging": s }));
+            } else {
+                println!(
+                    "bucket {} at {} (region {}, folder {}/), {}; keys {}",
+                    s.bucket,
+                    s.endpoint,
+                    s.region,
+                    s.prefix,
+                    match &s.public_base_url {
+                        Some(u) => format!("public at {u}"),
+                        None => format!("presigned links valid {} s", s.presign_expiry_secs),
+                    },
+                    if s.keys_set { "saved" } else { "missing" }
+                );
+            }
+        };
+        match cmd {
+            StagingCmd::Set(a) => {
+                let settings = outpost_engine::api::StagingSettings {
+                    endpoint: a.endpoint,
+                    bucket: a.bucket,
+                    region: a.region,
+                    prefix: a.prefix,
+                    public_base_url: a.public_url,
+                    presign_expiry_secs: a.link_expiry,
+                    path_style: a.path_style,
+                    keys_set: false,
+                };
+                let keys = if a.keep_keys {
+                    None
+                } else {
+                    let mut input = String::new();
+                    std::io::stdin().read_to_string(&mut input).map_err(|e| {
+                        ApiError::invalid(format!(
+                            "staging: could not read the keys from stdin ({e})"
+                        ))
+                    })?;
+                    let mut lines = input.lines().map(str::trim).filter(|l| !l.is_empty());
+                    match (lines.next(), lines.next()) {
+                        (Some(id), Some(secret)) => Some(outpost_engine::api::StagingKeys {
+                            access_key_id: id.to_string(),
+                            secret_access_key: secret.to_string(),
+                        }),
+                        _ => {
+                            return Err(ApiError::invalid(
+                                "staging: give the access key id and the secret access key on two lines of stdin (or --keep-keys)",
+                            )
+                            .into())
+                        }
+                    }
+                };
+                let saved = rt.block_on(api.save_staging(&settings, keys.as_ref()))?;
+                show(&saved);
+            }
+            StagingCmd::Test => {
+                let Some(s) = api.staging_settings()? else {
+                    return Err(ApiError::invalid(
+                        "staging: no bucket is set up — `outpost staging set --endpoint … --bucket …`",
+                    )
+                    .into());
+                };
+                rt.block_on(api.test_staging(&s, None))?;
+                if self.json {
+                    print_json(&serde_json::json!({ "ok": true }));
+                } else {
+                    println!("the bucket works: a test file was written, read back and deleted");
+                }
+            }
+            StagingCmd::Show => match api.staging_settings()? {
+                Some(s) => show(&s),
+                None if self.json => print_json(&serde_json::json!({ "staging": null })),
+                None => println!("no staging bucket is set up"),
+            },
+            StagingCmd::Remove => {
+                api.remove_staging()?;
+                if !self.json {
+                    println!("staging bucket removed");
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn media(&self, cmd: MediaCmd) -> Result<(), CliError> {
         let api = self.api_no_secrets();
         match cmd {
@@ -411,9 +688,10 @@ impl Ctx {
             let engine = Engine::new(
                 self.store.clone(),
                 Arc::new(outpost_core::SystemClock),
-                outpost_networks::publishers(secrets),
+                outpost_networks::publishers(secrets.clone()),
                 EngineConfig { concurrency: a.concurrency.max(1), ..EngineConfig::default() },
-            );
+            )
+            .with_secrets(secrets);
             let _watch = outpost_engine::watch::watch_wake_file(&engine).unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot watch for changes from other processes; they are noticed within 30 s");
                 None

@@ -13,7 +13,7 @@ use outpost_core::validate::{validate_options, validate_with, Finding, Severity}
 use outpost_core::{Account, AccountStatus, Network, Part, Post, PostContent, PostStatus};
 use outpost_store::{Attempt, NewPost, RunnerHealth, Store, StoreError};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -186,6 +186,38 @@ pub struct Settings {
     pub catch_up_window_secs: u64,
     pub notifications: bool,
     pub start_at_login: bool,
+    /// Days a library file that no post uses any more is kept before it is deleted.
+    #[serde(default = "default_keep_days")]
+    pub media_keep_days: u64,
+}
+
+fn default_keep_days() -> u64 {
+    crate::housekeeping::DEFAULT_MEDIA_KEEP_DAYS
+}
+
+/// The staging bucket as the settings screen shows and edits it (the keys are write-only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+pub struct StagingSettings {
+    /// `https://s3.eu-central-1.amazonaws.com`, `https://<account>.r2.cloudflarestorage.com`…
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    /// Folder inside the bucket that Outpost owns and cleans up.
+    pub prefix: String,
+    /// The bucket's public address; empty/none: Outpost hands out presigned URLs.
+    pub public_base_url: Option<String>,
+    pub presign_expiry_secs: u64,
+    pub path_style: bool,
+    /// Output only: whether both keys are saved in the secret store.
+    #[serde(default)]
+    pub keys_set: bool,
+}
+
+/// Keys typed into the settings screen; they go to the secret store and nowhere else.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct StagingKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
 }
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -229,6 +261,10 @@ pub struct StatusReport {
 pub struct Outpost {
     store: Store,
     secrets: Arc<dyn SecretStore>,
+    /// The network clients (built on first use, with `OUTPOST_<NETWORK>_BASE_URL`).
+    publishers: Arc<std::sync::OnceLock<HashMap<Network, Arc<dyn outpost_networks::Publisher>>>>,
+    /// OAuth connect attempts waiting for the browser.
+    pending: Arc<crate::connect::Pending>,
 }
 
 /// Fills options the post leaves open from the account's defaults (a Pinterest account's
@@ -309,7 +345,21 @@ fn at_least_now(t: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
 
 impl Outpost {
     pub fn new(store: Store, secrets: Arc<dyn SecretStore>) -> Outpost {
-        Outpost { store, secrets }
+        Outpost {
+            store,
+            secrets,
+            publishers: Default::default(),
+            pending: Default::default(),
+        }
+    }
+
+    pub(crate) fn publishers(&self) -> &HashMap<Network, Arc<dyn outpost_networks::Publisher>> {
+        self.publishers
+            .get_or_init(|| outpost_networks::publishers(self.secrets.clone()))
+    }
+
+    pub(crate) fn pending(&self) -> &crate::connect::Pending {
+        &self.pending
     }
 
     pub fn store(&self) -> &Store {
@@ -818,7 +868,7 @@ impl Outpost {
             },
         })?;
         let removed = self.store.delete_account(&account.id)?;
-        for what in ["app_password", "session"] {
+        for what in ["app_password", "session", outpost_auth::tokens::OAUTH_KEY] {
             self.secrets
                 .delete(&outpost_auth::account_key(&removed.id, what))?;
         }
@@ -894,6 +944,9 @@ impl Outpost {
                 .unwrap_or(DEFAULT_CATCH_UP_WINDOW.as_secs()),
             notifications: get(SETTING_NOTIFICATIONS)?.is_none_or(|v| v == "1"),
             start_at_login: get(SETTING_START_AT_LOGIN)?.is_some_and(|v| v == "1"),
+            media_keep_days: get(crate::housekeeping::SETTING_MEDIA_KEEP_DAYS)?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(crate::housekeeping::DEFAULT_MEDIA_KEEP_DAYS),
         })
     }
 
@@ -910,9 +963,144 @@ impl Outpost {
             .set_setting(SETTING_CATCH_UP_SECS, &s.catch_up_window_secs.to_string())?;
         self.store
             .set_setting(SETTING_NOTIFICATIONS, flag(s.notifications))?;
+        if !(1..=3650).contains(&s.media_keep_days) {
+            return Err(ApiError::invalid(
+                "media clean-up: keep unused files between 1 and 3650 days",
+            ));
+        }
         self.store
             .set_setting(SETTING_START_AT_LOGIN, flag(s.start_at_login))?;
+        self.store.set_setting(
+            crate::housekeeping::SETTING_MEDIA_KEEP_DAYS,
+            &s.media_keep_days.to_string(),
+        )?;
         self.settings()
+    }
+
+    /// The staging bucket settings, if a bucket is set up.
+    pub fn staging_settings(&self) -> Result<Option<StagingSettings>, ApiError> {
+        let Some(c) = crate::staging::config(&self.store).map_err(ApiError::failed)? else {
+            return Ok(None);
+        };
+        let keys_set = [
+            outpost_media::ACCESS_KEY_ID,
+            outpost_media::SECRET_ACCESS_KEY,
+        ]
+        .iter()
+        .all(|what| {
+            self.secrets
+                .get(&outpost_auth::account_key(
+                    outpost_media::STAGING_ACCOUNT,
+                    what,
+                ))
+                .is_ok_and(|v| v.is_some())
+        });
+        Ok(Some(StagingSettings {
+            endpoint: c.endpoint,
+            bucket: c.bucket,
+            region: c.region,
+            prefix: c.prefix,
+            public_base_url: c.public_base_url,
+            presign_expiry_secs: c.presign_expiry.as_secs(),
+            path_style: c.path_style,
+            keys_set,
+        }))
+    }
+
+    fn staging_config(s: &StagingSettings) -> Result<outpost_media::StagingConfig, ApiError> {
+        if !(60..=7 * 24 * 3600).contains(&s.presign_expiry_secs) {
+            return Err(ApiError::invalid(
+                "staging: presigned links must last between 60 seconds and 7 days (604800 s)",
+            ));
+        }
+        Ok(outpost_media::StagingConfig {
+            endpoint: s.endpoint.trim().to_string(),
+            bucket: s.bucket.trim().to_string(),
+            region: s.region.trim().to_string(),
+            prefix: s.prefix.trim().trim_matches('/').to_string(),
+            public_base_url: s
+                .public_base_url
+                .as_deref()
+                .map(str::trim)
+                .filter(|u| !u.is_empty())
+                .map(str::to_string),
+            presign_expiry: std::time::Duration::from_secs(s.presign_expiry_secs),
+            path_style: s.path_style,
+        })
+    }
+
+    fn staging_with(
+        &self,
+        s: &StagingSettings,
+        keys: Option<&StagingKeys>,
+    ) -> Result<outpost_media::Staging, ApiError> {
+        let config = Self::staging_config(s)?;
+        let made = match keys {
+            Some(k) => outpost_media::Staging::with_credentials(
+                config,
+                &Secret::new(k.access_key_id.trim()),
+                &Secret::new(k.secret_access_key.trim()),
+            ),
+            None => outpost_media::Staging::new(config, &*self.secrets),
+        };
+        made.map_err(|e| ApiError::invalid(format!("staging: {e}")))
+    }
+
+    /// "Test connection": writes, reads back and deletes a small object with these settings
+    /// (and these keys, or the saved ones). Wrong keys, bucket or endpoint fail here with a
+    /// clear message, not when a post is due.
+    pub async fn test_staging(
+        &self,
+        s: &StagingSettings,
+        keys: Option<&StagingKeys>,
+    ) -> Result<(), ApiError> {
+        let staging = self.staging_with(s, keys)?;
+        staging
+            .test_connection()
+            .await
+            .map_err(|e| ApiError::invalid(format!("staging: {e}")))
+    }
+
+    /// Tests, then saves the bucket settings (and the keys, to the secret store only).
+    pub async fn save_staging(
+        &self,
+        s: &StagingSettings,
+        keys: Option<&StagingKeys>,
+    ) -> Result<StagingSettings, ApiError> {
+        self.test_staging(s, keys).await?;
+        if let Some(k) = keys {
+            for (what, value) in [
+                (outpost_media::ACCESS_KEY_ID, &k.access_key_id),
+                (outpost_media::SECRET_ACCESS_KEY, &k.secret_access_key),
+            ] {
+                self.secrets.set(
+                    &outpost_auth::account_key(outpost_media::STAGING_ACCOUNT, what),
+                    &Secret::new(value.trim()),
+                )?;
+            }
+        }
+        let config = Self::staging_config(s)?;
+        let raw = serde_json::to_string(&config).map_err(|e| ApiError::failed(e.to_string()))?;
+        self.store
+            .set_setting(crate::staging::SETTING_STAGING, &raw)?;
+        self.staging_settings()?
+            .ok_or_else(|| ApiError::failed("staging settings were not saved"))
+    }
+
+    /// Forgets the bucket (settings and keys). Objects already staged stay until their posts
+    /// finish only if a bucket is configured again; say so in the UI.
+    pub fn remove_staging(&self) -> Result<(), ApiError> {
+        self.store.delete_setting(crate::staging::SETTING_STAGING)?;
+        for what in [
+            outpost_media::ACCESS_KEY_ID,
+            outpost_media::SECRET_ACCESS_KEY,
+        ] {
+            self.secrets.delete(&outpost_auth::account_key(
+                outpost_media::STAGING_ACCOUNT,
+                what,
+            ))?;
+        }
+        Ok(())
     }
 
     pub fn set_paused(&self, paused: bool) -> Result<(), ApiError> {

@@ -19,6 +19,15 @@ pub enum Event {
         address: String,
         reason: String,
     },
+    /// An account's sign-in expires soon and cannot be renewed automatically (LinkedIn's
+    /// 60-day tokens): the user should reconnect before `expires_at`.
+    AccountExpiring {
+        account_id: String,
+        network: Network,
+        address: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+        reason: String,
+    },
     /// A circuit breaker opened or closed.
     Breaker {
         scope: String,

@@ -11,8 +11,12 @@
 //! It never decides an error's class (the network modules do) and never talks to the GUI.
 
 pub mod api;
+pub mod connect;
 mod events;
+mod housekeeping;
 pub mod media;
+pub mod staging;
+mod tokens;
 pub mod watch;
 mod worker;
 
@@ -111,6 +115,12 @@ pub(crate) struct Inner {
     pub network_permits: HashMap<Network, Arc<Semaphore>>,
     /// Breaker scopes with a probe running in this process.
     pub probing: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The secret store (staging bucket keys, OAuth tokens for refresh bookkeeping).
+    pub secrets: std::sync::OnceLock<Arc<dyn outpost_auth::SecretStore>>,
+    /// When each OAuth account was last verified with a read before publishing.
+    pub verified: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
+    /// When the media library's garbage collection runs next.
+    pub next_gc: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Engine {
@@ -142,8 +152,17 @@ impl Engine {
                 runner_id,
                 network_permits,
                 probing: Default::default(),
+                secrets: std::sync::OnceLock::new(),
+                next_gc: std::sync::Mutex::new(None),
+                verified: Default::default(),
             }),
         }
+    }
+
+    /// Gives the engine the secret store (needed for the staging bucket's keys). Set once.
+    pub fn with_secrets(self, secrets: Arc<dyn outpost_auth::SecretStore>) -> Engine {
+        let _ = self.inner.secrets.set(secrets);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -202,6 +221,7 @@ impl Engine {
         let capacity = Arc::new(Semaphore::new(inner.config.concurrency.max(1)));
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut next_recover = start; // recover at once on start-up
+        let mut first_round = true;
         let mut next_renew = start + chrono_dur(inner.config.lease / 3);
         let due_before = match mode {
             RunMode::Once { start, .. } => Some(start),
@@ -220,6 +240,10 @@ impl Engine {
                     );
                 }
                 next_recover = now + chrono_dur(inner.config.recover_every);
+                staging::clean_up(self, now, first_round).await;
+                housekeeping::collect_media_garbage(self, now).await;
+                tokens::look_after_tokens(self, now).await;
+                first_round = false;
             }
             if now >= next_renew {
                 let until = now + chrono_dur(inner.config.lease);

@@ -82,6 +82,7 @@ impl Rig {
             publishers,
             config,
         )
+        .with_secrets(self.secrets.clone())
     }
 
     fn schedule(&self, parts: &[&str], at: chrono::DateTime<Utc>) -> String {

@@ -265,6 +265,59 @@ async fn run(
         None => None,
     };
 
+    // OAuth accounts: a token about to expire is refreshed first (one refresher per account
+    // across processes), and the account is verified as still connected and authorised with
+    // a cheap read (at most every 10 minutes per account).
+    let issued_at = match crate::tokens::ensure_fresh(engine, &publisher, &account).await {
+        Ok(v) => v,
+        Err(e) => {
+            return Ok(Outcome::Move(
+                after_error(engine, target, &account, e, false).await?,
+            ))
+        }
+    };
+    if issued_at.is_some() && target.phase.is_none() {
+        let now = clock.now();
+        let recent = {
+            let verified = inner.verified.lock().unwrap_or_else(|p| p.into_inner());
+            verified
+                .get(&account.id)
+                .is_some_and(|at| now - *at < chrono::Duration::minutes(10))
+        };
+        if !recent {
+            match publisher.probe(&account).await {
+                Ok(()) => {
+                    inner
+                        .verified
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(account.id.clone(), now);
+                }
+                Err(e) if e.class == ErrorClass::Reauth => {
+                    // One refresh, then the verdict.
+                    let retried = match crate::tokens::refresh_locked(
+                        engine, &publisher, &account, issued_at,
+                    )
+                    .await
+                    {
+                        Ok(()) => publisher.probe(&account).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = retried {
+                        return Ok(Outcome::Move(
+                            after_error(engine, target, &account, e, false).await?,
+                        ));
+                    }
+                }
+                Err(e) => {
+                    return Ok(Outcome::Move(
+                        after_error(engine, target, &account, e, false).await?,
+                    ))
+                }
+            }
+        }
+    }
+
     let parts = post.content.parts_for(target.network);
     let options = post
         .content
@@ -481,7 +534,9 @@ async fn run(
                 match e.class {
                     ErrorClass::Reauth if !refreshed => {
                         refreshed = true;
-                        match publisher.refresh(&account).await {
+                        match crate::tokens::refresh_locked(engine, &publisher, &account, issued_at)
+                            .await
+                        {
                             Ok(()) => {
                                 tracing::info!("credentials refreshed; trying once more");
                                 continue;

@@ -80,6 +80,19 @@ pub struct Choice {
     pub extra: serde_json::Value,
 }
 
+/// Whether a part's media must reach the network at public URLs (copied to the user's
+/// staging bucket by the dispatcher just before [`Publisher::start`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaByUrl {
+    /// The network takes the bytes.
+    No,
+    /// URLs are used when a bucket is set up, bytes otherwise (Pinterest).
+    IfAvailable,
+    /// The network only fetches by URL (Instagram images, Threads, TikTok photos): without a
+    /// bucket the post fails with a message that says how to set one up.
+    Required,
+}
+
 /// What a reconciliation lookup found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -131,6 +144,12 @@ pub trait Publisher: Send + Sync {
 
     /// A cheap authenticated read, used to probe an open circuit breaker (never a publish).
     async fn probe(&self, account: &Account) -> Result<(), PublishError>;
+
+    /// Whether this part's media go by URL (see [`MediaByUrl`]); bytes by default.
+    fn media_by_url(&self, part: &Part, options: &serde_json::Value) -> MediaByUrl {
+        let _ = (part, options);
+        MediaByUrl::No
+    }
 
     /// The network's OAuth 2.0 set-up, for networks connected by OAuth (with the
     /// `OUTPOST_<NETWORK>_AUTHORIZE_URL` / `_TOKEN_URL` overrides applied).

@@ -15,6 +15,7 @@ use outpost_core::{
     TargetState,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction, TransactionBehavior};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -126,6 +127,28 @@ pub struct MediaRow {
     /// The path or URL it was added from.
     pub source: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// One object in the staging bucket, for one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedRow {
+    pub key: String,
+    pub target_id: String,
+    pub sha256: String,
+    pub url: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn staged_from_row(r: &Row<'_>) -> rusqlite::Result<StagedRow> {
+    Ok(StagedRow {
+        key: r.get(0)?,
+        target_id: r.get(1)?,
+        sha256: r.get(2)?,
+        url: r.get(3)?,
+        expires_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
+        created_at: from_ms(r.get(5)?),
+    })
 }
 
 const MEDIA_COLUMNS: &str = "sha256, path, mime, bytes, width, height, duration_ms, frame_rate, video_codec, audio_codec, animated, source, created_at";
@@ -489,6 +512,15 @@ impl Store {
         })
     }
 
+    pub fn delete_setting(&self, key: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM settings WHERE key = ?1", [key])?;
+            Ok(())
+        })?;
+        self.signal_change();
+        Ok(())
+    }
+
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.write(|tx| {
             tx.execute(
@@ -524,6 +556,14 @@ impl Store {
         })
     }
 
+    /// Forgets a library file (after garbage collection removed it from disk).
+    pub fn delete_media(&self, sha256: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM media WHERE sha256 = ?1", [sha256])?;
+            Ok(())
+        })
+    }
+
     /// A library file by its id (a prefix of its SHA-256, at least 6 hex digits).
     pub fn media(&self, id: &str) -> Result<Option<MediaRow>> {
         let id = id.trim().to_ascii_lowercase();
@@ -553,6 +593,132 @@ impl Store {
             ))?;
             let rows = st.query_map([], media_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    // ---------------------------------------------------------------- locks
+
+    /// Takes the lock `name` for `owner` until `until`, if it is free or expired (or already
+    /// ours). True when taken.
+    pub fn try_lock(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "INSERT INTO locks (name, owner, until) VALUES (?1, ?2, ?4)
+                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+                 WHERE locks.until <= ?3 OR locks.owner = excluded.owner",
+                params![name, owner, to_ms(now), to_ms(until)],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Releases the lock if `owner` holds it.
+    pub fn unlock(&self, name: &str, owner: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM locks WHERE name = ?1 AND owner = ?2",
+                params![name, owner],
+            )?;
+            Ok(())
+        })
+    }
+
+    // ---------------------------------------------------------------- staged media
+
+    /// Records an object uploaded to the staging bucket for `target_id` (before its URL is
+    /// handed to the network, so a crash cannot orphan it).
+    pub fn record_staged(&self, s: &StagedRow) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO staged (key, target_id, sha256, url, expires_at, created_at, deleted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                params![s.key, s.target_id, s.sha256, s.url, opt_ms(s.expires_at), to_ms(s.created_at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The live staged objects of one target.
+    pub fn staged_for_target(&self, target_id: &str) -> Result<Vec<StagedRow>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT key, target_id, sha256, url, expires_at, created_at FROM staged
+                 WHERE target_id = ?1 AND deleted_at IS NULL ORDER BY created_at",
+            )?;
+            let rows = st.query_map([target_id], staged_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Keys of live objects every one of whose targets is finished (published, failed or
+    /// cancelled) — or whose targets are gone (the post was deleted).
+    pub fn staged_deletable(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT DISTINCT s.key FROM staged s WHERE s.deleted_at IS NULL AND NOT EXISTS (
+                    SELECT 1 FROM staged s2 JOIN targets t ON t.id = s2.target_id
+                    WHERE s2.key = s.key AND s2.deleted_at IS NULL
+                      AND t.state NOT IN ('published', 'failed', 'cancelled'))
+                 ORDER BY s.key",
+            )?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Keys some unfinished target still needs (kept by the start-up sweep).
+    pub fn staged_live_keys(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT DISTINCT s.key FROM staged s JOIN targets t ON t.id = s.target_id
+                 WHERE s.deleted_at IS NULL AND t.state NOT IN ('published', 'failed', 'cancelled')",
+            )?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Marks an object deleted from the bucket (for every target that used it).
+    pub fn staged_deleted(&self, key: &str, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE staged SET deleted_at = ?2 WHERE key = ?1 AND deleted_at IS NULL",
+                params![key, to_ms(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Media hashes referenced by any post (drafts included), and those a target that is not
+    /// finished still needs — for the library's garbage collection.
+    pub fn media_references(&self) -> Result<(HashSet<String>, HashSet<String>)> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT p.content, EXISTS (SELECT 1 FROM targets t WHERE t.post_id = p.id
+                    AND t.state NOT IN ('published', 'failed', 'cancelled')) FROM posts p",
+            )?;
+            let mut all = HashSet::new();
+            let mut live = HashSet::new();
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))?;
+            for row in rows {
+                let (content, needed) = row?;
+                let Ok(content) = serde_json::from_str::<PostContent>(&content) else {
+                    continue;
+                };
+                for m in content.all_media() {
+                    all.insert(m.sha256.clone());
+                    if needed {
+                        live.insert(m.sha256.clone());
+                    }
+                }
+            }
+            Ok((all, live))
         })
     }
 

@@ -134,4 +134,28 @@ ALTER TABLE media ADD COLUMN audio_codec TEXT;
 ALTER TABLE media ADD COLUMN animated INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE media ADD COLUMN source TEXT;
 "#,
+    // 5: media copied to the user's public bucket for networks that fetch by URL — one row per
+    // object and target, so an object is deleted once every target using it is finished, and
+    // a crash cannot lose track of it.
+    r#"
+CREATE TABLE staged (
+    key TEXT NOT NULL,
+    target_id TEXT NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
+    sha256 TEXT NOT NULL,
+    url TEXT NOT NULL,
+    expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    deleted_at INTEGER,
+    PRIMARY KEY (key, target_id)
+) STRICT;
+CREATE INDEX staged_live ON staged (target_id, sha256) WHERE deleted_at IS NULL;
+
+-- Short cross-process locks with an expiry (one token refresher per account, whichever of the
+-- app and a headless agent gets there first).
+CREATE TABLE locks (
+    name TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    until INTEGER NOT NULL
+) STRICT;
+"#,
 ];

@@ -317,6 +317,93 @@ fn cancel_leaves_targets_being_sent_alone() {
     ));
 }
 
+#[test]
+fn locks_have_one_holder_until_they_expire_or_are_released() {
+    let s = Store::open_in_memory().expect("open");
+    let later = t0() + chrono::Duration::minutes(2);
+    assert!(s.try_lock("refresh:a", "app", t0(), later).expect("lock"));
+    assert!(!s.try_lock("refresh:a", "agent", t0(), later).expect("busy"));
+    assert!(s
+        .try_lock("refresh:a", "app", t0(), later)
+        .expect("ours again"));
+    assert!(s
+        .try_lock("refresh:b", "agent", t0(), later)
+        .expect("another name"));
+    // Expired: the next runner takes it over.
+    assert!(s
+        .try_lock(
+            "refresh:a",
+            "agent",
+            later,
+            later + chrono::Duration::minutes(2)
+        )
+        .expect("expired"));
+    s.unlock("refresh:a", "app").expect("not ours: no-op");
+    assert!(!s
+        .try_lock("refresh:a", "app", later, later)
+        .expect("still the agent's"));
+    s.unlock("refresh:a", "agent").expect("release");
+    assert!(s.try_lock("refresh:a", "app", later, later).expect("free"));
+}
+
+#[test]
+fn staged_objects_are_deletable_once_every_target_using_them_is_finished() {
+    let s = Store::open_in_memory().expect("open");
+    let a = account(&s, "alice.test");
+    let b = account(&s, "bob.test");
+    let pid = s
+        .create_post(&new_post(&[&a, &b], t0()), t0())
+        .expect("post");
+    let post = s.post(&pid).expect("read").expect("post");
+    let (ta, tb) = (post.targets[0].id.clone(), post.targets[1].id.clone());
+    let row = |key: &str, target: &str| StagedRow {
+        key: key.into(),
+        target_id: target.into(),
+        sha256: "ab".repeat(32),
+        url: format!("https://bucket.test/{key}"),
+        expires_at: Some(t0() + chrono::Duration::hours(24)),
+        created_at: t0(),
+    };
+    // One object shared by both targets, one used by the first only.
+    s.record_staged(&row("shared", &ta)).expect("stage");
+    s.record_staged(&row("shared", &tb)).expect("stage");
+    s.record_staged(&row("only-a", &ta)).expect("stage");
+    assert_eq!(s.staged_for_target(&ta).expect("rows").len(), 2);
+    assert!(s.staged_deletable().expect("none yet").is_empty());
+    let mut live = s.staged_live_keys().expect("live");
+    live.sort();
+    assert_eq!(live, ["only-a", "shared"]);
+
+    // The first target is published: its own object may go, the shared one not yet.
+    let held = s.claim_due("r", t0(), LEASE, 2, &[], &[]).expect("claim");
+    let published = PublishedPart {
+        remote_id: "1".into(),
+        url: None,
+        extra: serde_json::Value::Null,
+    };
+    let first = held.iter().find(|t| t.id == ta).expect("claimed a");
+    s.record_part(&first.id, "r", 0, &published, true, t0())
+        .expect("publish a");
+    assert_eq!(s.staged_deletable().expect("one"), ["only-a"]);
+    s.staged_deleted("only-a", t0()).expect("deleted");
+    assert!(s.staged_deletable().expect("none").is_empty());
+    assert_eq!(s.staged_for_target(&ta).expect("rows").len(), 1);
+
+    // The second fails for good: the shared object may go now.
+    s.transition(
+        &tb,
+        "r",
+        &Transition::Failed {
+            error: "X: refused".into(),
+            class: "permanent".into(),
+        },
+        t0(),
+    )
+    .expect("fail b");
+    assert_eq!(s.staged_deletable().expect("shared"), ["shared"]);
+    assert!(s.staged_live_keys().expect("live").is_empty());
+}
+
 // ----------------------------------------------------------------- property test
 
 #[derive(Debug, Clone)]

@@ -5,6 +5,8 @@
 
 import type { Account } from '../bindings/Account';
 import type { AppCredentials } from '../bindings/AppCredentials';
+import type { StagingKeys } from '../bindings/StagingKeys';
+import type { StagingSettings } from '../bindings/StagingSettings';
 import type { ConnectResult } from '../bindings/ConnectResult';
 import type { Draft } from '../bindings/Draft';
 import type { ErrorCode } from '../bindings/ErrorCode';
@@ -60,6 +62,14 @@ export interface Backend {
   listAppCredentials(): Promise<AppCredentials[]>;
   /** Stores a client id and, when given, a new secret (write-only; `null`/absent keeps the old one). */
   setAppCredentials(network: Network, clientId: string, clientSecret?: string | null): Promise<AppCredentials>;
+
+  /** The public bucket networks that fetch media by URL use; `null` when none is set up. */
+  getStaging(): Promise<StagingSettings | null>;
+  /** "Test connection": writes, reads back and deletes a small object (typed keys used for this test only). */
+  testStaging(settings: StagingSettings, keys: StagingKeys | null): Promise<void>;
+  /** Tests, then saves; keys (write-only) go to the keychain. `null` keys keep the saved ones. */
+  saveStaging(settings: StagingSettings, keys: StagingKeys | null): Promise<StagingSettings>;
+  removeStaging(): Promise<void>;
 
   /** The shell's file picker; copies the chosen files into the media library. */
   pickMedia(): Promise<StagedMedia[]>;

@@ -7,6 +7,8 @@
 
 import type { Account } from '../bindings/Account';
 import type { AppCredentials } from '../bindings/AppCredentials';
+import type { StagingKeys } from '../bindings/StagingKeys';
+import type { StagingSettings } from '../bindings/StagingSettings';
 import type { Attempt } from '../bindings/Attempt';
 import type { ConnectResult } from '../bindings/ConnectResult';
 import type { Draft } from '../bindings/Draft';
@@ -145,6 +147,7 @@ export class MemoryBackend implements Backend {
     this.settings = {
       time_zone: opts.zone ?? systemZone(),
       catch_up_window_secs: 7200,
+      media_keep_days: 30,
       notifications: true,
       start_at_login: false,
     };
@@ -924,8 +927,48 @@ export class MemoryBackend implements Backend {
     if (!Number.isInteger(s.catch_up_window_secs) || s.catch_up_window_secs < 0 || s.catch_up_window_secs > 7 * 86_400) {
       throw new BackendError('invalid_input', 'catch-up window: choose between 0 and 168 hours');
     }
+    if (!Number.isInteger(s.media_keep_days) || s.media_keep_days < 1 || s.media_keep_days > 3650) {
+      throw new BackendError('invalid_input', 'media clean-up: keep unused files between 1 and 3650 days');
+    }
     this.settings = clone(s);
     return clone(this.settings);
+  }
+
+  staging: (StagingSettings & { keys: StagingKeys | null }) | null = null;
+
+  async getStaging(): Promise<StagingSettings | null> {
+    if (this.staging === null) return null;
+    const { keys: _k, ...s } = this.staging;
+    return { ...clone(s), keys_set: this.staging.keys !== null };
+  }
+
+  /** The demo's stand-in for the engine's bucket check: the same messages for the same mistakes. */
+  async testStaging(settings: StagingSettings, keys: StagingKeys | null): Promise<void> {
+    if (settings.bucket.trim() === '') throw new BackendError('invalid_input', 'staging: the bucket name is empty');
+    if (!/^https?:\/\//.test(settings.endpoint.trim())) {
+      throw new BackendError(
+        'invalid_input',
+        `staging: the endpoint "${settings.endpoint}" is not a URL; enter it like https://s3.eu-central-1.amazonaws.com`,
+      );
+    }
+    const k = keys ?? this.staging?.keys ?? null;
+    if (k === null) throw new BackendError('invalid_input', 'staging: no access key ID is saved — enter the keys');
+    if (k.secret_access_key.startsWith('wrong')) {
+      throw new BackendError(
+        'invalid_input',
+        'staging: the bucket refused the keys (SignatureDoesNotMatch) — check the access key ID and secret in Settings › Media staging',
+      );
+    }
+  }
+
+  async saveStaging(settings: StagingSettings, keys: StagingKeys | null): Promise<StagingSettings> {
+    await this.testStaging(settings, keys);
+    this.staging = { ...clone(settings), keys: keys ?? this.staging?.keys ?? null };
+    return (await this.getStaging()) as StagingSettings;
+  }
+
+  async removeStaging(): Promise<void> {
+    this.staging = null;
   }
 
   async listAppCredentials(): Promise<AppCredentials[]> {

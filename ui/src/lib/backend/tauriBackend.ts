@@ -6,6 +6,8 @@ import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { Account } from '../bindings/Account';
 import type { AppCredentials } from '../bindings/AppCredentials';
+import type { StagingKeys } from '../bindings/StagingKeys';
+import type { StagingSettings } from '../bindings/StagingSettings';
 import type { ConnectResult } from '../bindings/ConnectResult';
 import type { Draft } from '../bindings/Draft';
 import type { Event } from '../bindings/Event';
@@ -73,6 +75,10 @@ export function createTauriBackend(): Backend {
 
     getSettings: () => call<Settings>('get_settings'),
     saveSettings: (settings: Settings) => call<Settings>('save_settings', { settings }),
+    getStaging: () => call<StagingSettings | null>('get_staging'),
+    testStaging: (settings: StagingSettings, keys: StagingKeys | null) => call<null>('test_staging', { settings, keys }).then(() => undefined),
+    saveStaging: (settings: StagingSettings, keys: StagingKeys | null) => call<StagingSettings>('save_staging', { settings, keys }),
+    removeStaging: () => call<null>('remove_staging').then(() => undefined),
     listAppCredentials: () => call<AppCredentials[]>('list_app_credentials'),
     setAppCredentials: (network: Network, clientId: string, clientSecret?: string | null) =>
       call<AppCredentials>('set_app_credentials', { network, clientId, clientSecret: clientSecret ?? null }),

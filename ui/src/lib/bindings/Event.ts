@@ -3,4 +3,4 @@ import type { HealthSnapshot } from "./HealthSnapshot";
 import type { Network } from "./Network";
 import type { Target } from "./Target";
 
-export type Event = { "type": "target_changed", post_id: string, target: Target, } | { "type": "account_needs_reconnect", account_id: string, network: Network, address: string, reason: string, } | { "type": "breaker", scope: string, open_until: string | null, } | { "type": "health" } & HealthSnapshot;
+export type Event = { "type": "target_changed", post_id: string, target: Target, } | { "type": "account_needs_reconnect", account_id: string, network: Network, address: string, reason: string, } | { "type": "account_expiring", account_id: string, network: Network, address: string, expires_at: string, reason: string, } | { "type": "breaker", scope: string, open_until: string | null, } | { "type": "health" } & HealthSnapshot;

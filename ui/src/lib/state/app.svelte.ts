@@ -27,6 +27,7 @@ export class AppState {
   settings = $state.raw<Settings>({
     time_zone: systemZone(),
     catch_up_window_secs: 7200,
+    media_keep_days: 30,
     notifications: true,
     start_at_login: false,
   });
@@ -161,6 +162,10 @@ export class AppState {
       }
       case 'account_needs_reconnect':
         this.toast('error', `${e.address} needs reconnecting: ${e.reason}`);
+        void this.refreshAccounts();
+        break;
+      case 'account_expiring':
+        this.toast('info', e.reason);
         void this.refreshAccounts();
         break;
       case 'health':
