@@ -97,6 +97,12 @@ impl Machine {
         Machine { dir, fake, vars }
     }
 
+    /// Adds (or replaces) an environment variable for every later `outpost` process.
+    pub fn set_var(&mut self, key: &str, value: &str) {
+        self.vars.retain(|(k, _)| k != key);
+        self.vars.push((key.to_string(), value.to_string()));
+    }
+
     /// The environment every `outpost` process of this machine gets.
     pub fn env(&self) -> Vec<(String, String)> {
         let mut v = self.vars.clone();

@@ -88,7 +88,11 @@ impl Notifier {
             Event::AccountExpiring {
                 address, reason, ..
             } if self.enabled() => {
-                self.show(&format!("Outpost: {address} needs reconnecting soon"), reason, None);
+                self.show(
+                    &format!("Outpost: {address} needs reconnecting soon"),
+                    reason,
+                    None,
+                );
             }
             _ => {}
         }

@@ -689,7 +689,17 @@ impl Ctx {
                 self.store.clone(),
                 Arc::new(outpost_core::SystemClock),
                 outpost_networks::publishers(secrets.clone()),
-                EngineConfig { concurrency: a.concurrency.max(1), ..EngineConfig::default() },
+                EngineConfig {
+                    concurrency: a.concurrency.max(1),
+                    // For tests and slow private deployments: how long network-side processing
+                    // may take before the target fails with "processing timed out".
+                    processing_timeout: std::env::var("OUTPOST_PROCESSING_TIMEOUT_SECS")
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                        .map(std::time::Duration::from_secs)
+                        .unwrap_or(EngineConfig::default().processing_timeout),
+                    ..EngineConfig::default()
+                },
             )
             .with_secrets(secrets);
             let _watch = outpost_engine::watch::watch_wake_file(&engine).unwrap_or_else(|e| {

@@ -162,6 +162,8 @@ pub fn limits(network: Network) -> Limits {
             max_videos: 1,
             image_max_bytes: 36 * MB,
             video_max_bytes: 500 * MB,
+            // linkedin.md "Limits": JPG, PNG and GIF only.
+            image_mimes: &["image/jpeg", "image/png", "image/gif"],
             no_image_video_mix: true,
             source: "linkedin.md: Posts API",
             // linkedin.md "Limits": MP4, 3 s – 30 min, aspect 1:2.4 to 2.4:1 — all third-party.

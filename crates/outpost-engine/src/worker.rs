@@ -7,7 +7,7 @@ use outpost_core::error::{sanitize_message, MAX_NETWORK_ERROR_CHARS};
 use outpost_core::ids::idempotency_key;
 use outpost_core::retry::{catch_up, default_quotas, BreakerDecision, CatchUp};
 use outpost_core::{Account, AccountStatus, ErrorClass, PublishError, Target};
-use outpost_networks::{Lookup, PartOutcome, PartRequest, Publisher};
+use outpost_networks::{Lookup, MediaByUrl, PartOutcome, PartRequest, Publisher};
 use outpost_store::{AttemptEnd, Transition};
 use rand::SeedableRng;
 use std::sync::Arc;
@@ -351,7 +351,17 @@ async fn run(
                 first_comment,
                 scheduled_at: post.scheduled_at,
             };
-            let found = publisher.lookup(&req).await;
+            let mut found = publisher.lookup(&req).await;
+            if matches!(&found, Err(e) if e.class == ErrorClass::Reauth) && !refreshed {
+                // An expired token must not hide a post that went out: renew once, ask again.
+                refreshed = true;
+                if crate::tokens::refresh_locked(engine, &publisher, &account, issued_at)
+                    .await
+                    .is_ok()
+                {
+                    found = publisher.lookup(&req).await;
+                }
+            }
             let now = clock.now();
             match found {
                 Ok(Lookup::Found(published)) => {
@@ -396,6 +406,53 @@ async fn run(
             }
         }
 
+        // Networks that fetch media by URL get staged copies (uploaded just now, or earlier
+        // for this target and still valid), handed over as `options.media_urls`.
+        let mut part_options = options.clone();
+        if !polling_this_part(&phase, i) {
+            let need = publisher.media_by_url(&parts[i], &options);
+            let wanted = match need {
+                MediaByUrl::No => false,
+                MediaByUrl::Required => true,
+                MediaByUrl::IfAvailable => {
+                    blocking(store, |s| {
+                        Ok(crate::staging::config(s).ok().flatten().is_some())
+                    })
+                    .await?
+                }
+            };
+            if wanted && !parts[i].media.is_empty() {
+                let now = clock.now();
+                match crate::staging::ensure_staged(
+                    engine,
+                    &target.id,
+                    target.network,
+                    &parts[i].media,
+                    now,
+                )
+                .await
+                {
+                    Ok(urls) => {
+                        let map: serde_json::Map<String, serde_json::Value> = urls
+                            .into_iter()
+                            .map(|(sha, url)| (sha, serde_json::Value::String(url)))
+                            .collect();
+                        if let Some(o) = part_options.as_object_mut() {
+                            o.insert("media_urls".into(), serde_json::Value::Object(map));
+                        }
+                    }
+                    Err(e) if need == MediaByUrl::Required => {
+                        // Nothing was sent to the network yet (no attempt recorded).
+                        return Ok(Outcome::Move(
+                            after_error(engine, target, &account, e, false).await?,
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e.message, "staging failed; sending the bytes instead");
+                    }
+                }
+            }
+        }
         let (handle, intent_at) = {
             let k = key.clone();
             match blocking(store, move |s| s.client_handle(&k)).await? {
@@ -436,7 +493,7 @@ async fn run(
             previous: &progress,
             client_handle: handle.as_deref(),
             intent_at,
-            options: &options,
+            options: &part_options,
             first_comment,
             scheduled_at: post.scheduled_at,
         };
@@ -750,4 +807,11 @@ async fn after_error(
             error: format!("{message} — Outpost could not confirm whether the post went out; check {name}, then choose “It was posted” or “Post again”"),
         },
     })
+}
+
+/// True when the stored phase continues network-side work of part `i` (poll, not start).
+fn polling_this_part(phase: &Option<serde_json::Value>, i: usize) -> bool {
+    phase
+        .as_ref()
+        .is_some_and(|p| p.get("part").and_then(|v| v.as_u64()) == Some(i as u64))
 }

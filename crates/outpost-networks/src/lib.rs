@@ -185,7 +185,16 @@ pub fn publishers(secrets: Arc<dyn SecretStore>) -> HashMap<Network, Arc<dyn Pub
     let mut map: HashMap<Network, Arc<dyn Publisher>> = HashMap::new();
     map.insert(
         Network::Bluesky,
-        Arc::new(bluesky::Bluesky::from_env(secrets)),
+        Arc::new(bluesky::Bluesky::from_env(secrets.clone())),
+    );
+    map.insert(Network::X, Arc::new(x::X::from_env(secrets.clone())));
+    map.insert(
+        Network::LinkedIn,
+        Arc::new(linkedin::LinkedIn::from_env(secrets.clone())),
+    );
+    map.insert(
+        Network::Pinterest,
+        Arc::new(pinterest::Pinterest::from_env(secrets.clone())),
     );
     map
 }

@@ -165,4 +165,3 @@ impl Mp4 {
         bx(b"trak", &[tkhd, mdia].concat())
     }
 }
-
