@@ -318,24 +318,29 @@ fn is_loopback_url(url: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-fn staged(media: outpost_core::MediaRef) -> StagedMedia {
-    // Images small enough are shown inline; larger ones and videos get a typed placeholder.
-    let thumbnail = if media.is_image() && media.bytes <= 2_000_000 {
-        std::fs::read(&media.path).ok().map(|b| {
+/// What the composer shows for a library file: its 320 px thumbnail (a small PNG, inlined) or,
+/// for videos, no image (the UI draws a typed placeholder) and the probed length.
+fn staged(data_dir: &std::path::Path, row: &outpost_store::MediaRow) -> StagedMedia {
+    let media = row_to_ref(row);
+    let thumbnail = outpost_media::MediaLibrary::open(data_dir)
+        .ok()
+        .and_then(|lib| lib.get(&row.sha256).ok().flatten().map(|item| (lib, item)))
+        .and_then(|(lib, item)| lib.thumbnail(&item).ok())
+        .and_then(|t| match t {
+            outpost_media::Thumbnail::Image { path, .. } => std::fs::read(path).ok(),
+            outpost_media::Thumbnail::Placeholder { .. } => None,
+        })
+        .map(|png| {
             use base64::Engine as _;
             format!(
-                "data:{};base64,{}",
-                media.mime,
-                base64::engine::general_purpose::STANDARD.encode(b)
+                "data:image/png;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(png)
             )
-        })
-    } else {
-        None
-    };
+        });
     StagedMedia {
         media,
         thumbnail,
-        duration_secs: None,
+        duration_secs: row.duration_ms.map(|ms| ms as f64 / 1000.0),
     }
 }
 
@@ -605,7 +610,7 @@ impl Outpost {
         let mut out = Vec::with_capacity(paths.len());
         for p in paths {
             let row = self.add_media(data_dir, &p.to_string_lossy(), now).await?;
-            out.push(staged(row_to_ref(&row)));
+            out.push(staged(data_dir, &row));
         }
         Ok(out)
     }
@@ -650,7 +655,7 @@ impl Outpost {
         })?;
         row.source = Some(name.to_string());
         let row = self.store.upsert_media(&row)?;
-        Ok(staged(row_to_ref(&row)))
+        Ok(staged(data_dir, &row))
     }
 
     /// Adds a file or an https URL to the media library (`<data dir>/media`) and records it.
@@ -700,6 +705,22 @@ impl Outpost {
         Ok(self.store.upsert_media(&row)?)
     }
 
+    /// Thumbnails and probed facts for files already attached to a post (the edit view).
+    /// Files that are not in the library (any more) are left out.
+    pub fn media_previews(
+        &self,
+        data_dir: &std::path::Path,
+        sha256s: &[String],
+    ) -> Result<Vec<StagedMedia>, ApiError> {
+        let mut out = Vec::new();
+        for sha in sha256s {
+            if let Some(row) = self.store.media(sha)? {
+                out.push(staged(data_dir, &row));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn list_media(&self) -> Result<Vec<outpost_store::MediaRow>, ApiError> {
         Ok(self.store.list_media()?)
     }
@@ -711,8 +732,8 @@ impl Outpost {
         })
     }
 
-    /// What `--media` may name: a media id from the library, an https URL (added to the
-    /// library now), or a file path. Returns a file path the post can attach.
+    /// What `--media` may name: a media id from the library, an https URL or a file path
+    /// (both added to the library now). Returns the library copy's path the post attaches.
     pub async fn resolve_media(
         &self,
         data_dir: &std::path::Path,
@@ -724,10 +745,10 @@ impl Outpost {
         if looks_like_id && !std::path::Path::new(spec).exists() {
             return Ok(self.get_media(spec)?.path);
         }
-        if spec.starts_with("https://") || spec.starts_with("http://") {
-            return Ok(self.add_media(data_dir, spec, now).await?.path);
-        }
-        Ok(spec.to_string())
+        // A URL is downloaded now and a file copied now, into the library: the post no longer
+        // depends on the link staying alive or the file staying unchanged, and the probed
+        // facts (length, frame rate) are known for the per-network checks.
+        Ok(self.add_media(data_dir, spec, now).await?.path)
     }
 
     fn client_id_key(network: Network) -> String {

@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...
+//! outpost-fake x|linkedin|pinterest [--port N] [--user NAME]...
 //! ```
+//!
+//! The OAuth networks print `{"base_url", "client_id", "client_secret"?, "users": [{"name",
+//! "id", "tokens": {…}}]}`: the tokens are ready for `outpost accounts add NET --token-stdin`.
 //!
 //! Prints one JSON line to stdout once listening:
 //! `{"entryway":"http://…","pds":"http://…","video":"http://…","accounts":[{"handle","did"}]}`,
@@ -14,7 +18,7 @@ use std::process::ExitCode;
 
 use outpost_testkit::bluesky::{BlueskyConfig, BlueskyFake};
 
-const USAGE: &str = "usage: outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...";
+const USAGE: &str = "usage: outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...\n       outpost-fake x|linkedin|pinterest [--port N] [--user NAME]...";
 
 struct Args {
     entryway_port: u16,
@@ -79,9 +83,140 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     Ok(parsed)
 }
 
+/// `x|linkedin|pinterest [--port N] [--user NAME]...`
+async fn oauth_fake(network: &str, rest: &[String]) -> ExitCode {
+    let mut port = 0u16;
+    let mut users: Vec<String> = Vec::new();
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--port", Some(v)) => match v.parse() {
+                Ok(p) => port = p,
+                Err(_) => {
+                    eprintln!("bad --port\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            ("--user", Some(v)) => users.push(v.clone()),
+            _ => {
+                eprintln!("unknown option {a:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if users.is_empty() {
+        users.push("alice".into());
+    }
+    let started: Result<(Box<dyn std::any::Any + Send>, serde_json::Value), std::io::Error> =
+        match network {
+            "x" => {
+                use outpost_testkit::x::{XConfig, XFake, DEFAULT_CLIENT_ID};
+                match XFake::try_start(XConfig {
+                    port,
+                    ..XConfig::default()
+                })
+                .await
+                {
+                    Ok(fake) => {
+                        let list: Vec<serde_json::Value> = users
+                            .iter()
+                            .map(|u| {
+                                let (user, tokens) = fake.create_user_with_tokens(u);
+                                serde_json::json!({"name": u, "id": user.id, "tokens": tokens})
+                            })
+                            .collect();
+                        let line = serde_json::json!({
+                            "base_url": fake.base_url(), "client_id": DEFAULT_CLIENT_ID, "users": list,
+                        });
+                        Ok((Box::new(fake), line))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "linkedin" => {
+                use outpost_testkit::linkedin::{LinkedInConfig, LinkedInFake};
+                let config = LinkedInConfig {
+                    port,
+                    ..LinkedInConfig::default()
+                };
+                let (id, secret) = (config.client_id.clone(), config.client_secret.clone());
+                match LinkedInFake::try_start(config).await {
+                    Ok(fake) => {
+                        let list: Vec<serde_json::Value> = users
+                            .iter()
+                            .map(|u| {
+                                let sub = fake.add_member(u);
+                                let tokens = fake.issue_tokens(
+                                    &sub,
+                                    &["openid", "profile", "w_member_social"],
+                                    false,
+                                );
+                                serde_json::json!({"name": u, "id": sub, "tokens": tokens})
+                            })
+                            .collect();
+                        let line = serde_json::json!({
+                            "base_url": fake.base_url(), "client_id": id, "client_secret": secret, "users": list,
+                        });
+                        Ok((Box::new(fake), line))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "pinterest" => {
+                use outpost_testkit::pinterest::{PinterestConfig, PinterestFake};
+                match PinterestFake::try_start(PinterestConfig {
+                    port,
+                    ..PinterestConfig::default()
+                })
+                .await
+                {
+                    Ok(fake) => {
+                        let list: Vec<serde_json::Value> = users
+                            .iter()
+                            .map(|u| {
+                                let user = fake.add_user(u);
+                                let board = fake.add_board(u, "Ideas", "PUBLIC");
+                                let tokens = fake.issue_tokens(u);
+                                serde_json::json!({"name": u, "id": user.id, "board_id": board, "tokens": tokens})
+                            })
+                            .collect();
+                        let line = serde_json::json!({
+                            "base_url": fake.base_url(), "client_id": fake.client_id(),
+                            "client_secret": fake.client_secret(), "users": list,
+                        });
+                        Ok((Box::new(fake), line))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            _ => unreachable!("checked by the caller"),
+        };
+    let (fake, line) = match started {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("outpost-fake: cannot listen: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(1);
+    }
+    drop(stdout);
+    let _ = tokio::signal::ctrl_c().await;
+    drop(fake);
+    ExitCode::SUCCESS
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(net @ ("x" | "linkedin" | "pinterest")) = argv.first().map(String::as_str) {
+        return oauth_fake(net, &argv[1..]).await;
+    }
     let args = match parse_args(&argv) {
         Ok(args) => args,
         Err(message) => {
