@@ -17,6 +17,56 @@ const GIF: &[u8] = &[
     0xf9, 4, 1, 0, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3b,
 ];
 
+/// Starts `outpost accounts connect x --no-browser`, keeps reading its stderr (a closed pipe
+/// would kill it), and returns the child, the stderr lines as they come, and the address.
+fn start_connect(
+    m: &Machine,
+    wait: &str,
+) -> (
+    std::process::Child,
+    std::sync::mpsc::Receiver<String>,
+    String,
+) {
+    let mut c = m.command(&[
+        "--json",
+        "accounts",
+        "connect",
+        "x",
+        "--no-browser",
+        "--wait",
+        wait,
+    ]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("spawn connect");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the address is printed");
+        if let Some(u) = line
+            .trim()
+            .strip_prefix("https://x.com/i/oauth2/authorize?")
+        {
+            break format!("https://x.com/i/oauth2/authorize?{u}");
+        }
+    };
+    (child, rx, url)
+}
+
 struct XMachine {
     m: Machine,
     x: XFake,
@@ -79,38 +129,7 @@ impl XMachine {
 async fn connect_in_the_browser_flow_with_pkce_and_the_loopback_listener() {
     let x = machine().await;
     let user = x.x.create_user("carol", "Carol");
-    let mut child = x.m.command(&[
-        "--json",
-        "accounts",
-        "connect",
-        "x",
-        "--no-browser",
-        "--wait",
-        "30",
-    ]);
-    child
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = child.spawn().expect("spawn connect");
-    let stderr = child.stderr.take().expect("stderr");
-    // The address is printed on stderr; read until it appears.
-    let url = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            let line = line.expect("line");
-            if let Some(u) = line
-                .trim()
-                .strip_prefix("https://x.com/i/oauth2/authorize?")
-            {
-                return format!("https://x.com/i/oauth2/authorize?{u}");
-            }
-        }
-        panic!("no authorize URL printed");
-    })
-    .await
-    .expect("join");
+    let (child, said, url) = start_connect(&x.m, "30");
     let parsed = reqwest::Url::parse(&url).expect("url");
     let q: std::collections::HashMap<String, String> = parsed.query_pairs().into_owned().collect();
     assert_eq!(q["response_type"], "code");
@@ -156,12 +175,14 @@ async fn connect_in_the_browser_flow_with_pkce_and_the_loopback_listener() {
         .await
         .unwrap_or_default()
         .contains("close this tab"));
-    let out = child.wait_with_output().expect("wait");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{:?}",
+        said.try_iter().collect::<Vec<_>>()
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["account"]["handle"], "carol");
@@ -175,6 +196,36 @@ async fn connect_in_the_browser_flow_with_pkce_and_the_loopback_listener() {
             .await;
     x.agent_once().await;
     assert_eq!(x.m.status_of(&id).await, "published");
+    // A second attempt, declined on X's page and pasted back: it ends at once with the
+    // reason (and the fixed port was free again for it).
+    let (mut again, rx, url2) = start_connect(&x.m, "60");
+    let state2: String = reqwest::Url::parse(&url2)
+        .expect("url")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let started = Instant::now();
+    {
+        use std::io::Write;
+        let mut stdin = again.stdin.take().expect("stdin");
+        writeln!(
+            stdin,
+            "http://127.0.0.1:8723/callback?error=access_denied&error_description=The+user+denied&state={state2}"
+        )
+        .expect("paste");
+    }
+    let status = tokio::task::spawn_blocking(move || again.wait().expect("wait"))
+        .await
+        .expect("join");
+    assert_eq!(status.code(), Some(2));
+    assert!(started.elapsed() < Duration::from_secs(10), "ended at once");
+    let said: Vec<String> = rx.try_iter().collect();
+    assert!(
+        said.iter()
+            .any(|l| l.contains("you declined the connection on X's page")),
+        "{said:?}"
+    );
     let db = std::fs::read(x.m.data_dir().join("outpost.db")).expect("db");
     for t in x.x.tweets() {
         assert_eq!(t.author_id, user.id);

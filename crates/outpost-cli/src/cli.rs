@@ -150,6 +150,9 @@ pub struct ConnectArgs {
     /// How long to wait for the browser, in seconds.
     #[arg(long, default_value_t = 300)]
     pub wait: u64,
+    /// LinkedIn: also ask for access to the pages you administer (to post as a page).
+    #[arg(long)]
+    pub pages: bool,
 }
 
 #[derive(Debug, Subcommand)]

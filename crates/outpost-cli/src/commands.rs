@@ -203,7 +203,7 @@ impl Ctx {
             ));
         }
         let api = self.api()?;
-        let start = api.begin_connect(network, c.relay.as_deref())?;
+        let start = api.begin_connect(network, c.relay.as_deref(), c.pages)?;
         eprintln!(
             "Open this address to connect your {} account:\n\n  {}\n\nIt sends you back to {} (register exactly that in your developer app).",
             network.display_name(),

@@ -443,6 +443,20 @@ fn check_media(
         };
         push(Severity::Error, "media".into(), msg);
     }
+    if network == Network::Pinterest && images > 1 {
+        let sizes: Vec<(Option<u32>, Option<u32>)> = media
+            .iter()
+            .filter(|m| m.is_image())
+            .map(|m| (m.width, m.height))
+            .collect();
+        if sizes.iter().any(|s| *s != sizes[0]) {
+            push(
+                Severity::Error,
+                "media".into(),
+                "Pinterest carousels need images of the same size — crop them to one size".into(),
+            );
+        }
+    }
     if images > l.max_images && !l.video_only {
         push(
             Severity::Error,

@@ -271,15 +271,19 @@ pub struct Outpost {
 /// default board), under the account's address, so the stored post says what will be used.
 fn apply_account_defaults(content: &mut PostContent, accounts: &[Account]) {
     for a in accounts {
-        if a.network != Network::Pinterest {
-            continue;
-        }
-        let Some(board) = a.setting("board_id").filter(|b| !b.trim().is_empty()) else {
+        // Pinterest: the default board; LinkedIn: "post as" (an explicit `null` in the post
+        // means the member, so only an absent key takes the default).
+        let key = match a.network {
+            Network::Pinterest => "board_id",
+            Network::LinkedIn => "author",
+            _ => continue,
+        };
+        let Some(value) = a.setting(key).filter(|b| !b.trim().is_empty()) else {
             continue;
         };
         if content
             .options_for(a.network, &a.address())
-            .get("board_id")
+            .get(key)
             .is_some()
         {
             continue;
@@ -289,10 +293,7 @@ fn apply_account_defaults(content: &mut PostContent, accounts: &[Account]) {
             .entry(a.address())
             .or_insert_with(|| serde_json::json!({}));
         if let Some(o) = entry.as_object_mut() {
-            o.insert(
-                "board_id".into(),
-                serde_json::Value::String(board.to_string()),
-            );
+            o.insert(key.into(), serde_json::Value::String(value.to_string()));
         }
     }
 }

@@ -70,10 +70,42 @@ struct Slot {
     client_id: String,
     paste: PasteHandle,
     flow: Option<PendingConnect>,
+    /// Ends a waiting `finish_connect` (the dialog closed, or a pasted address said no);
+    /// the listener closes with it and its port is free again.
+    cancel: tokio_util::sync::CancellationToken,
+    /// Why it was ended, when a pasted address ended it.
+    ended: Arc<Mutex<Option<ApiError>>>,
+}
+
+/// The auth crate names networks by their lower-case key; users see the display name.
+fn displayed(network: Network, e: ConnectError) -> ConnectError {
+    let n = network.display_name().to_string();
+    match e {
+        ConnectError::PortInUse { port, path, .. } => ConnectError::PortInUse {
+            port,
+            network: n,
+            path,
+        },
+        ConnectError::NeedsRelay { .. } => ConnectError::NeedsRelay { network: n },
+        ConnectError::MissingSecret { .. } => ConnectError::MissingSecret { network: n },
+        ConnectError::Declined { description, .. } => ConnectError::Declined {
+            network: n,
+            description,
+        },
+        ConnectError::Refused {
+            error, description, ..
+        } => ConnectError::Refused {
+            network: n,
+            error,
+            description,
+        },
+        other => other,
+    }
 }
 
 fn connect_error(network: Network, e: ConnectError) -> ApiError {
     let name = network.display_name();
+    let e = displayed(network, e);
     match e {
         ConnectError::TimedOut(_) => ApiError::invalid(format!(
             "{name}: no answer from the browser within 5 minutes — start connecting again (or paste the address you were sent to)"
@@ -134,15 +166,23 @@ impl Outpost {
     /// Starts connecting an account: binds the loopback listener and returns the address to
     /// open in the system browser. `relay_url`: an https relay page for networks that refuse
     /// loopback redirects (see docs/oauth-relay.html).
+    /// `pages`: LinkedIn only — also ask for access to the pages the member administers
+    /// (posting as an organisation).
     pub fn begin_connect(
         &self,
         network: Network,
         relay_url: Option<&str>,
+        pages: bool,
     ) -> Result<ConnectStart, ApiError> {
         let publisher = self.oauth_publisher(network)?;
-        let profile = publisher
-            .oauth_profile()
-            .ok_or_else(|| ApiError::invalid("not an OAuth network"))?;
+        let profile = if pages && network == Network::LinkedIn {
+            outpost_networks::linkedin::LinkedIn::from_env(self.secrets().clone())
+                .oauth_profile_with_pages()
+        } else {
+            publisher
+                .oauth_profile()
+                .ok_or_else(|| ApiError::invalid("not an OAuth network"))?
+        };
         let (client_id, secret) = self.client_credentials(network)?;
         if profile.needs_secret && secret.is_none() {
             return Err(ApiError::invalid(format!(
@@ -164,6 +204,8 @@ impl Outpost {
             client_id,
             paste: flow.paste_handle(),
             flow: Some(flow),
+            cancel: tokio_util::sync::CancellationToken::new(),
+            ended: Arc::new(Mutex::new(None)),
         };
         self.pending()
             .slots
@@ -184,18 +226,31 @@ impl Outpost {
         let slot = slots.get(session).ok_or_else(|| {
             ApiError::invalid("this connect attempt has ended — start connecting again")
         })?;
-        slot.paste
-            .submit(address)
-            .map_err(|e| connect_error(slot.network, e))
+        match slot.paste.submit(address) {
+            Ok(()) => Ok(()),
+            // The address says the user declined (or the network refused): that ends the
+            // attempt, not only this paste.
+            Err(e @ (ConnectError::Declined { .. } | ConnectError::Refused { .. })) => {
+                let err = connect_error(slot.network, e);
+                *slot.ended.lock().unwrap_or_else(|p| p.into_inner()) = Some(err.clone());
+                slot.cancel.cancel();
+                Err(err)
+            }
+            Err(e) => Err(connect_error(slot.network, e)),
+        }
     }
 
     /// Forgets a connect attempt (the user closed the dialog).
     pub fn cancel_connect(&self, session: &str) {
-        self.pending()
+        if let Some(slot) = self
+            .pending()
             .slots
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(session);
+            .remove(session)
+        {
+            slot.cancel.cancel();
+        }
     }
 
     /// Waits for the browser (or a pasted address) up to `timeout`, exchanges the code and
@@ -206,7 +261,7 @@ impl Outpost {
         timeout: Duration,
         now: DateTime<Utc>,
     ) -> Result<ConnectResult, ApiError> {
-        let (network, client_id, mut flow) = {
+        let (network, client_id, mut flow, cancel, ended) = {
             let mut slots = self
                 .pending()
                 .slots
@@ -218,13 +273,25 @@ impl Outpost {
             let flow = slot.flow.take().ok_or_else(|| {
                 ApiError::invalid("this connect attempt is already being finished")
             })?;
-            (slot.network, slot.client_id.clone(), flow)
+            (
+                slot.network,
+                slot.client_id.clone(),
+                flow,
+                slot.cancel.clone(),
+                slot.ended.clone(),
+            )
         };
         let result = async {
-            let callback = flow
-                .wait(timeout)
-                .await
-                .map_err(|e| connect_error(network, e))?;
+            let callback = tokio::select! {
+                r = flow.wait(timeout) => r.map_err(|e| connect_error(network, e))?,
+                _ = cancel.cancelled() => {
+                    let why = ended.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    return Err(why.unwrap_or_else(|| ApiError::invalid(format!(
+                        "{}: connecting was cancelled — start again when you are ready",
+                        network.display_name()
+                    ))));
+                }
+            };
             let (_, secret) = self.client_credentials(network)?;
             let tokens = flow
                 .finish(&outpost_networks::http::client(), secret, callback)

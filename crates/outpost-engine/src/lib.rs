@@ -343,6 +343,8 @@ impl Engine {
                 tracing::error!(error = %e, "a publishing task panicked");
             }
         }
+        // Staged files of targets that finished during this run go now, not at the next start.
+        staging::clean_up(self, clock.now(), false).await;
         let end = clock.now();
         let r = runner.clone();
         blocking(&store, move |s| {

@@ -958,3 +958,101 @@ async fn probed_video_length_and_pinterest_board_are_checked_when_scheduling() {
         .expect("default board");
     assert_eq!(ok.post.content.options["pinterest:alice"]["board_id"], "77");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_collects_unused_library_files_after_the_keep_period() {
+    use crate::api::{Draft, DraftMedia, DraftPart, DraftWhen};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("outpost.db")).expect("store");
+    let api = crate::api::Outpost::new(store.clone(), Arc::new(MemoryStore::new()));
+    let now = Utc::now();
+    let write = |name: &str, w: u32| {
+        let p = dir.path().join(name);
+        let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
+        png.extend_from_slice(b"IHDR");
+        png.extend_from_slice(&w.to_be_bytes());
+        png.extend_from_slice(&[0, 0, 0, 1, 8, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        png.extend_from_slice(b"IEND");
+        png.extend_from_slice(&[0xAE, 0x42, 0x60, 0x82]);
+        std::fs::write(&p, png).expect("write");
+        p
+    };
+    let unused = api
+        .add_media(dir.path(), &write("unused.png", 2).to_string_lossy(), now)
+        .await
+        .expect("unused");
+    let kept = api
+        .add_media(dir.path(), &write("kept.png", 3).to_string_lossy(), now)
+        .await
+        .expect("kept");
+    // A draft still uses `kept`.
+    let account = Account {
+        id: "a_gc".into(),
+        network: Network::Bluesky,
+        handle: "gc.test".into(),
+        remote_id: None,
+        display_name: None,
+        status: AccountStatus::Active,
+        status_reason: None,
+        token_expires_at: None,
+        settings: serde_json::json!({}),
+        created_at: now,
+    };
+    store.insert_account(&account).expect("account");
+    api.schedule(
+        &Draft {
+            parts: vec![DraftPart {
+                text: "draft".into(),
+                media: vec![DraftMedia {
+                    path: kept.path.clone(),
+                    alt: None,
+                }],
+            }],
+            variants: Default::default(),
+            first_comment: None,
+            options: Default::default(),
+            account_ids: vec!["a_gc".into()],
+            when: DraftWhen::Draft,
+        },
+        now,
+    )
+    .expect("draft");
+    let run_at = |at: chrono::DateTime<Utc>| {
+        let engine = Engine::new(
+            store.clone(),
+            Arc::new(ManualClock::new(at)),
+            HashMap::new(),
+            EngineConfig::default(),
+        );
+        async move {
+            engine
+                .run(
+                    RunMode::Once {
+                        start: at,
+                        settle: std::time::Duration::from_secs(1),
+                    },
+                    CancellationToken::new(),
+                )
+                .await
+                .expect("run");
+        }
+    };
+    // 29 days later nothing is removed.
+    run_at(now + chrono::Duration::days(29)).await;
+    assert!(std::path::Path::new(&unused.path).exists());
+    // 31 days later the unused file and its row are gone; the one a draft uses stays.
+    run_at(now + chrono::Duration::days(31)).await;
+    assert!(
+        !std::path::Path::new(&unused.path).exists(),
+        "unused file removed"
+    );
+    assert!(
+        store.media(&unused.sha256).expect("read").is_none(),
+        "row removed"
+    );
+    assert!(
+        std::path::Path::new(&kept.path).exists(),
+        "a draft still uses it"
+    );
+    assert!(store.media(&kept.sha256).expect("read").is_some());
+}

@@ -220,9 +220,11 @@ pub(crate) async fn look_after_tokens(engine: &Engine, now: DateTime<Utc>) {
                 serde_json::Value::String(expires.to_rfc3339()),
             );
         }
-        let id = account.id.clone();
+        let (id, r) = (account.id.clone(), reason.clone());
+        // Shown on the account (it stays active until the token really expires).
         let _ = blocking(&inner.store, move |s| {
-            s.set_account_settings(&id, &settings)
+            s.set_account_settings(&id, &settings)?;
+            s.set_account_status(&id, AccountStatus::Active, Some(&r))
         })
         .await;
         let _ = inner.events.send(Event::AccountExpiring {
