@@ -331,11 +331,19 @@ fn staged(data_dir: &std::path::Path, row: &outpost_store::MediaRow) -> StagedMe
             outpost_media::Thumbnail::Image { path, .. } => std::fs::read(path).ok(),
             outpost_media::Thumbnail::Placeholder { .. } => None,
         })
-        .map(|png| {
+        .map(|png| ("image/png".to_string(), png))
+        // An image the decoder cannot scale (an unusual encoding) is shown as it is, if small.
+        .or_else(|| {
+            (media.is_image() && media.bytes <= 2_000_000)
+                .then(|| std::fs::read(&media.path).ok())
+                .flatten()
+                .map(|b| (media.mime.clone(), b))
+        })
+        .map(|(mime, bytes)| {
             use base64::Engine as _;
             format!(
-                "data:image/png;base64,{}",
-                base64::engine::general_purpose::STANDARD.encode(png)
+                "data:{mime};base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
             )
         });
     StagedMedia {
