@@ -11,7 +11,7 @@ fn main() {
 }
 
 /// Every command the shell exposes; the capability file grants them to the main window.
-const COMMANDS: [&str; 28] = [
+const COMMANDS: [&str; 35] = [
     "list_posts",
     "get_post",
     "check_draft",
@@ -32,12 +32,19 @@ const COMMANDS: [&str; 28] = [
     "save_settings",
     "list_app_credentials",
     "set_app_credentials",
+    "begin_connect",
+    "finish_connect",
+    "paste_connect",
+    "cancel_connect",
+    "account_choices",
+    "set_account_default",
     "get_staging",
     "test_staging",
     "save_staging",
     "remove_staging",
     "pick_media",
     "add_media_bytes",
+    "media_previews",
     "open_external",
     "open_log_folder",
 ];

@@ -10,6 +10,7 @@ use outpost_engine::api::{
     ApiError, AppCredentials, ConnectResult, Draft, DraftWhen, PostDetail, PostFilter, Settings,
     StagedMedia, StagingKeys, StagingSettings, StatusReport,
 };
+use outpost_engine::connect::{AccountChoice, ConnectStart};
 use std::path::PathBuf;
 use tauri::{AppHandle, State};
 
@@ -37,12 +38,19 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         save_settings,
         list_app_credentials,
         set_app_credentials,
+        begin_connect,
+        finish_connect,
+        paste_connect,
+        cancel_connect,
+        account_choices,
+        set_account_default,
         get_staging,
         test_staging,
         save_staging,
         remove_staging,
         pick_media,
         add_media_bytes,
+        media_previews,
         open_external,
         open_log_folder,
     ]
@@ -213,6 +221,68 @@ pub fn set_app_credentials(
         .set_app_credentials(network, &client_id, secret.as_ref())
 }
 
+/// Starts connecting an OAuth account and opens the authorisation page in the system
+/// browser (never a webview, RFC 8252). The address is returned too, to copy by hand.
+#[tauri::command]
+pub fn begin_connect(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    network: Network,
+    relay_url: Option<String>,
+    pages: Option<bool>,
+) -> R<ConnectStart> {
+    use tauri_plugin_opener::OpenerExt;
+    let start = state
+        .api
+        .begin_connect(network, relay_url.as_deref(), pages.unwrap_or(false))?;
+    if let Err(e) = app.opener().open_url(&start.authorize_url, None::<&str>) {
+        tracing::warn!(error = %e, "could not open the system browser; the dialog shows the address");
+    }
+    Ok(start)
+}
+
+/// Waits (up to 5 minutes) for the browser or a pasted address, then creates the account.
+#[tauri::command]
+pub async fn finish_connect(state: State<'_, AppState>, session: String) -> R<ConnectResult> {
+    let r = state
+        .api
+        .finish_connect(&session, outpost_auth::oauth::DEFAULT_WAIT, Utc::now())
+        .await;
+    woke(&state, r)
+}
+
+#[tauri::command]
+pub fn paste_connect(state: State<'_, AppState>, session: String, address: String) -> R<()> {
+    state.api.paste_connect(&session, &address)
+}
+
+#[tauri::command]
+pub fn cancel_connect(state: State<'_, AppState>, session: String) {
+    state.api.cancel_connect(&session)
+}
+
+/// Pinterest boards (`boards`), LinkedIn organisations (`organizations`).
+#[tauri::command]
+pub async fn account_choices(
+    state: State<'_, AppState>,
+    account_id: String,
+    kind: String,
+) -> R<Vec<AccountChoice>> {
+    state.api.account_choices(&account_id, &kind).await
+}
+
+#[tauri::command]
+pub fn set_account_default(
+    state: State<'_, AppState>,
+    account_id: String,
+    key: String,
+    value: Option<String>,
+) -> R<Account> {
+    state
+        .api
+        .set_account_default(&account_id, &key, value.as_deref())
+}
+
 #[tauri::command]
 pub fn get_staging(state: State<'_, AppState>) -> R<Option<StagingSettings>> {
     state.api.staging_settings()
@@ -270,6 +340,12 @@ pub async fn pick_media(app: AppHandle, state: State<'_, AppState>) -> R<Vec<Sta
 }
 
 /// A file dropped on the window: raw bytes in the body, its name in `x-file-name`.
+/// Thumbnails and probed facts of files a saved post already uses (the edit view).
+#[tauri::command]
+pub fn media_previews(state: State<'_, AppState>, sha256s: Vec<String>) -> R<Vec<StagedMedia>> {
+    state.api.media_previews(&state.data_dir, &sha256s)
+}
+
 #[tauri::command]
 pub async fn add_media_bytes(
     state: State<'_, AppState>,

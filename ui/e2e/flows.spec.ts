@@ -148,7 +148,9 @@ test('status bar: pause and resume; a clear warning when no dispatcher runs', as
 
 test('accounts: connect Bluesky with an app password; other networks are coming soon', async ({ page }) => {
   await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/accounts`);
-  await expect(page.locator('[data-network="x"] button', { hasText: 'Coming soon' })).toBeDisabled();
+  // X, LinkedIn and Pinterest connect in the browser now (flows below); Facebook and others wait.
+  await expect(page.locator('[data-network="facebook"] button', { hasText: 'Coming soon' })).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Connect X account' })).toBeEnabled();
   await expect(page.locator('[data-account-id="a_studio"]')).toContainText('Needs reconnect');
   await shot(page, '11-accounts');
   await page.getByRole('button', { name: 'Connect Bluesky account' }).click();
@@ -162,6 +164,113 @@ test('accounts: connect Bluesky with an app password; other networks are coming 
   await dialog.getByRole('button', { name: 'Connect' }).click();
   await expect(dialog).toHaveCount(0);
   await expect(page.locator('[data-network="bluesky"] .account', { hasText: 'bluesky:new.bsky.social' })).toBeVisible();
+});
+
+test('accounts: connect X in the browser — the pasted address finishes it', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/settings`);
+  const clientId = page.getByLabel('X client id');
+  await clientId.fill('my-x-app');
+  const cred = page.locator('form.cred', { has: clientId });
+  await cred.getByRole('button', { name: 'Save' }).click();
+  await expect(cred.getByRole('status')).toHaveText('Saved.');
+
+  await page.getByRole('link', { name: /^Accounts/ }).click();
+  await page.getByRole('button', { name: 'Connect X account' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Connect your X account' });
+  await expect(dialog).toContainText('Outpost opened X in your browser.');
+  const address = dialog.getByTestId('authorize-url');
+  await expect(address).toHaveValue(/^https:\/\/x\.com\/i\/oauth2\/authorize\?/);
+  const url = new URL(await address.inputValue());
+  expect(url.searchParams.get('client_id')).toBe('my-x-app');
+  expect(url.searchParams.get('redirect_uri')).toBe('http://127.0.0.1:8723/callback');
+  await expect(dialog.getByTestId('connect-waiting')).toHaveText('Waiting for X…');
+  await expect(dialog.getByRole('button', { name: 'Copy' })).toBeVisible();
+  await expect(dialog.getByRole('button', { name: 'Open again' })).toBeVisible();
+  await shot(page, '15-connect');
+
+  // An address from another attempt is refused inline; the attempt keeps waiting.
+  const pasted = dialog.getByLabel('Paste the address you were sent to');
+  await pasted.fill('http://127.0.0.1:8723/callback?code=abc&state=another-attempt');
+  await dialog.getByRole('button', { name: 'Use this address' }).click();
+  await expect(dialog.getByRole('alert')).toHaveText(
+    'X: this sign-in address belongs to another connection attempt (its state does not match) — use the address from the attempt you just started, or start again',
+  );
+  await expect(dialog.getByTestId('connect-waiting')).toBeVisible();
+
+  await pasted.fill(`http://127.0.0.1:8723/callback?code=demo-code&state=${url.searchParams.get('state')}`);
+  await dialog.getByRole('button', { name: 'Use this address' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByText('Connected x:me')).toBeVisible();
+  const row = page.locator('[data-network="x"] .account', { hasText: 'x:me' });
+  await expect(row).toContainText('Active');
+  expect(await page.evaluate(() => (window as unknown as { __outpost: { pendingConnects(): unknown[] } }).__outpost.pendingConnects())).toEqual([]);
+});
+
+test('accounts: connecting LinkedIn without app credentials shows what to set up, with a link to Settings', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/accounts`);
+  await page.getByRole('button', { name: 'Connect LinkedIn account' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Connect your LinkedIn account' });
+  const alert = dialog.getByRole('alert');
+  await expect(alert).toContainText(
+    'LinkedIn: no client id — create your LinkedIn developer app (docs/networks/linkedin.md) and enter its client id in Settings › App credentials (or `outpost apps set linkedin --client-id …`)',
+  );
+  await expect(dialog.getByTestId('authorize-url')).toHaveCount(0);
+  await alert.getByRole('link', { name: 'Open Settings › App credentials' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByRole('heading', { name: 'Settings', level: 1 })).toBeVisible();
+  const clientId = page.getByLabel('LinkedIn client id');
+  await expect(clientId).toBeFocused();
+
+  // A client id alone is not enough for LinkedIn: it needs the secret too.
+  await clientId.fill('li-app');
+  await page.locator('form.cred', { has: clientId }).getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('link', { name: /^Accounts/ }).click();
+  await page.getByRole('button', { name: 'Connect LinkedIn account' }).click();
+  await expect(dialog.getByRole('alert')).toContainText(
+    "LinkedIn: no client secret — enter your LinkedIn app's client secret in Settings › App credentials",
+  );
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toHaveCount(0);
+});
+
+test('compose: a pin needs a board — the error blocks Schedule until one is chosen', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/compose`);
+  await page.getByRole('textbox', { name: 'Text', exact: true }).fill('A walnut side table, from rough boards to finish');
+  await page.getByRole('checkbox', { name: /pinterest:alicemakes/ }).check();
+  await page.getByRole('button', { name: 'Add media…' }).click();
+  const checks = page.getByTestId('checks');
+  await expect(checks).toContainText('Pinterest: Pinterest board not selected — choose a board for pinterest:alicemakes');
+  const submit = page.getByTestId('submit');
+  await expect(submit).toBeDisabled();
+
+  const pin = page.getByRole('group', { name: 'pinterest:alicemakes' });
+  const board = pin.getByLabel('Board');
+  await expect(board).toHaveAttribute('aria-invalid', 'true');
+  await board.selectOption({ label: 'Workshop projects' });
+  await expect(checks).not.toContainText('board not selected');
+  await pin.getByLabel('Destination link').fill('example.com/table');
+  await expect(checks).toContainText(
+    'Pinterest: the pin link "example.com/table" must be an http(s) address of at most 2,048 characters',
+  );
+  await expect(submit).toBeDisabled();
+  await pin.getByLabel('Destination link').fill('https://example.com/table');
+  await pin.getByLabel('Title').fill('Walnut side table');
+  await page.getByTestId('schedule-at').fill(`${dateIn(ZONE, 2)}T12:00`);
+  await expect(checks).toContainText('Ready for Bluesky, Pinterest');
+  await expect(submit).toBeEnabled();
+  await page.getByRole('tab', { name: 'Pinterest' }).click();
+  await pin.scrollIntoViewIfNeeded();
+  await shot(page, '16-pinterest-options');
+
+  await submit.click();
+  await expect(page.getByText(/Scheduled for/)).toBeVisible();
+  const options = await page.evaluate(() => {
+    const b = (window as unknown as { __outpost: { posts: Map<string, { content: { parts: { text: string }[]; options: unknown } }> } }).__outpost;
+    return [...b.posts.values()].find((p) => p.content.parts[0]?.text.startsWith('A walnut side table'))?.content.options;
+  });
+  expect(options).toEqual({
+    'pinterest:alicemakes': { board_id: '549755885175', title: 'Walnut side table', link: 'https://example.com/table' },
+  });
 });
 
 test('settings: time zone moves the calendar; secrets are write-only', async ({ page }) => {

@@ -4,7 +4,9 @@
 //! action was taken.
 
 import type { Account } from '../bindings/Account';
+import type { AccountChoice } from '../bindings/AccountChoice';
 import type { AppCredentials } from '../bindings/AppCredentials';
+import type { ConnectStart } from '../bindings/ConnectStart';
 import type { StagingKeys } from '../bindings/StagingKeys';
 import type { StagingSettings } from '../bindings/StagingSettings';
 import type { ConnectResult } from '../bindings/ConnectResult';
@@ -63,6 +65,21 @@ export interface Backend {
   /** Stores a client id and, when given, a new secret (write-only; `null`/absent keeps the old one). */
   setAppCredentials(network: Network, clientId: string, clientSecret?: string | null): Promise<AppCredentials>;
 
+  /**
+   * OAuth networks: starts connecting (the shell opens the authorisation page in the system
+   * browser) and returns the session plus the address, to show and copy.
+   */
+  beginConnect(network: Network, relayUrl?: string | null, pages?: boolean): Promise<ConnectStart>;
+  /** Resolves when the browser (or a pasted address) came back and the account is stored (≤ 5 min). */
+  finishConnect(session: string): Promise<ConnectResult>;
+  /** "Paste the address you were sent to": completes the running `finishConnect`. */
+  pasteConnect(session: string, address: string): Promise<void>;
+  cancelConnect(session: string): Promise<void>;
+  /** Account-level choices: `boards` (Pinterest), `organizations` (LinkedIn). */
+  accountChoices(accountId: string, kind: string): Promise<AccountChoice[]>;
+  /** Saves an account default: `board_id` (Pinterest), `author` (LinkedIn); `null` clears it. */
+  setAccountDefault(accountId: string, key: string, value: string | null): Promise<Account>;
+
   /** The public bucket networks that fetch media by URL use; `null` when none is set up. */
   getStaging(): Promise<StagingSettings | null>;
   /** "Test connection": writes, reads back and deletes a small object (typed keys used for this test only). */
@@ -71,6 +88,8 @@ export interface Backend {
   saveStaging(settings: StagingSettings, keys: StagingKeys | null): Promise<StagingSettings>;
   removeStaging(): Promise<void>;
 
+  /** Thumbnails and probed facts of files a saved post already uses (the edit view). */
+  mediaPreviews(sha256s: string[]): Promise<StagedMedia[]>;
   /** The shell's file picker; copies the chosen files into the media library. */
   pickMedia(): Promise<StagedMedia[]>;
   /** Files dropped on the window. */

@@ -5,6 +5,9 @@
 //!   ?tick=300                            dispatcher tick in ms (0 = never)
 //!   ?runner=off                          simulate "no dispatcher running"
 //!   ?fail=a_alice:failed,a_alice:unconfirmed   scripted outcomes of the next attempts
+//!   ?approve=1500                        the pretend browser approves connect attempts after 1.5 s
+//! OAuth connect in tests: paste `http://127.0.0.1:8723/callback?code=any&state=<the address's
+//! state>`, or call `window.__outpost.approve(session, handle)` / `.decline(session)`.
 
 import { getContext, setContext } from 'svelte';
 import type { Backend } from './backend';
@@ -25,6 +28,7 @@ export function memoryBackendFromQuery(search: string): MemoryBackend {
     zone: q.get('zone') ?? undefined,
     tickMs: tick === null ? undefined : Number(tick),
     runner: q.get('runner') !== 'off',
+    autoApproveMs: q.get('approve') === null ? undefined : Number(q.get('approve')),
   });
   const seed = q.get('seed');
   if (seed === 'demo') seedDemo(b);

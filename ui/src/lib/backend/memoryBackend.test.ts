@@ -150,4 +150,145 @@ describe('memory backend', () => {
       expect(statuses.has(s as never), s).toBe(true);
     }
   });
+
+  it('refuses to connect OAuth networks without the app credentials, with the engine messages', async () => {
+    const { b } = backend();
+    const x = await rejection(b.beginConnect('x'));
+    expect(x.code).toBe('invalid_input');
+    expect(x.message).toBe(
+      'X: no client id — create your X developer app (docs/networks/x.md) and enter its client id in Settings › App credentials (or `outpost apps set x --client-id …`)',
+    );
+    await b.setAppCredentials('linkedin', 'li-client');
+    expect((await rejection(b.beginConnect('linkedin'))).message).toBe(
+      "LinkedIn: no client secret — enter your LinkedIn app's client secret in Settings › App credentials",
+    );
+    await b.setAppCredentials('pinterest', 'pin-client');
+    expect((await rejection(b.beginConnect('pinterest'))).message).toBe(
+      "Pinterest: no client secret — enter your Pinterest app's client secret in Settings › App credentials",
+    );
+    expect((await rejection(b.beginConnect('tiktok'))).message).toBe('TikTok: Outpost cannot connect this network yet');
+  });
+
+  it('connects X from a pasted address, and reconnects the same handle', async () => {
+    const { b } = backend();
+    await b.setAppCredentials('x', 'x-client');
+    const start = await b.beginConnect('x');
+    expect(start.network).toBe('x');
+    expect(start.redirect_uri).toBe('http://127.0.0.1:8723/callback');
+    const url = new URL(start.authorize_url);
+    expect(url.origin + url.pathname).toBe('https://x.com/i/oauth2/authorize');
+    expect(url.searchParams.get('client_id')).toBe('x-client');
+    expect(url.searchParams.get('redirect_uri')).toBe(start.redirect_uri);
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    const state = url.searchParams.get('state') ?? '';
+    expect(state).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const done = b.finishConnect(start.session);
+    // Refusals leave the attempt waiting, with the engine's words.
+    expect((await rejection(b.pasteConnect(start.session, 'hello'))).message).toBe(
+      "X: the address has no authorisation code in it — copy the whole address from the browser's address bar after agreeing",
+    );
+    expect((await rejection(b.pasteConnect(start.session, '   '))).message).toBe(
+      'X: that does not look like the address the browser was sent to — copy the whole address from the address bar (it contains code= and state=)',
+    );
+    expect((await rejection(b.pasteConnect(start.session, 'http://127.0.0.1:8723/callback?code=abc&state=other'))).message).toBe(
+      'X: this sign-in address belongs to another connection attempt (its state does not match) — use the address from the attempt you just started, or start again',
+    );
+    expect((await rejection(b.pasteConnect(start.session, `error=access_denied&state=${state}`))).message).toBe(
+      "X: you declined the connection on X's page, so nothing was connected",
+    );
+    await b.pasteConnect(start.session, ` <http://127.0.0.1:8723/callback?code=abc-123&state=${state}> `);
+    const r = await done;
+    expect(r.reconnected).toBe(false);
+    expect(r.account).toMatchObject({ network: 'x', handle: 'me', status: 'active', settings: { client_id: 'x-client' } });
+    expect(r.account.token_expires_at).not.toBeNull();
+    // The attempt is over.
+    expect((await rejection(b.pasteConnect(start.session, `code=1&state=${state}`))).message).toBe(
+      'this connect attempt has ended — start connecting again',
+    );
+
+    // The same handle again: reconnected, its choices kept.
+    const me = r.account;
+    b.accounts.get(me.id)!.status = 'needs_reconnect';
+    await b.setAccountDefault(me.id, 'author', 'kept');
+    const again = await b.beginConnect('x');
+    const finishing = b.finishConnect(again.session);
+    b.approve(again.session);
+    const r2 = await finishing;
+    expect(r2.reconnected).toBe(true);
+    expect(r2.account.id).toBe(me.id);
+    expect(r2.account.status).toBe('active');
+    expect(r2.account.settings).toMatchObject({ author: 'kept', client_id: 'x-client' });
+    expect([...b.accounts.values()].filter((a) => a.network === 'x')).toHaveLength(1);
+  });
+
+  it('ends a connect attempt on decline, cancel and timeout', async () => {
+    const { b } = backend();
+    await b.setAppCredentials('pinterest', 'pin-client', 'pin-secret');
+    const a = await b.beginConnect('pinterest');
+    expect(new URL(a.authorize_url).searchParams.get('scope')).toBe('boards:read,boards:write,pins:read,pins:write,user_accounts:read');
+    expect(a.redirect_uri).toBe('http://127.0.0.1:8725/callback');
+    // An approval before finishConnect is kept for it.
+    b.approve(a.session, 'alice');
+    expect((await b.finishConnect(a.session)).account.handle).toBe('alice');
+
+    const d = await b.beginConnect('pinterest');
+    const declined = b.finishConnect(d.session);
+    b.decline(d.session);
+    expect((await rejection(declined)).message).toBe("Pinterest: you declined the connection on Pinterest's page, so nothing was connected");
+
+    const c = await b.beginConnect('pinterest');
+    const cancelled = b.finishConnect(c.session);
+    expect((await rejection(b.finishConnect(c.session))).message).toBe('this connect attempt is already being finished');
+    await b.cancelConnect(c.session);
+    expect((await rejection(cancelled)).message).toBe('this connect attempt has ended — start connecting again');
+    expect(b.pendingConnects()).toEqual([]);
+
+    const slow = new MemoryBackend({ tickMs: 0, connectTimeoutMs: 20 });
+    await slow.setAppCredentials('x', 'x-client');
+    const t = await slow.beginConnect('x');
+    expect((await rejection(slow.finishConnect(t.session))).message).toBe(
+      'X: no answer from the browser within 5 minutes — start connecting again (or paste the address you were sent to)',
+    );
+  });
+
+  it('lists boards and pages and saves account defaults that the post uses', async () => {
+    const { b } = backend();
+    const pin = b.addAccount({ id: 'a_pin', network: 'pinterest', handle: 'alice' });
+    const li = b.addAccount({ id: 'a_li', network: 'linkedin', handle: 'alice-m' });
+    const boards = await b.accountChoices('a_pin', 'boards');
+    expect(boards.length).toBeGreaterThan(0);
+    expect(boards[0]).toMatchObject({ id: expect.stringMatching(/^\d+$/), extra: { privacy: expect.any(String) } });
+    const orgs = await b.accountChoices('a_li', 'organizations');
+    expect(orgs.every((o) => o.id.startsWith('urn:li:organization:'))).toBe(true);
+    expect(await b.accountChoices('a_pin', 'organizations')).toEqual([]);
+    expect((await rejection(b.accountChoices('a_nope', 'boards'))).message).toBe(
+      'account a_nope: no such account — see `outpost accounts list`',
+    );
+    expect((await rejection(b.setAccountDefault(pin.id, 'colour', 'red'))).message).toBe('account default "colour": one of board_id, author');
+
+    const pinDraft = (options: Draft['options']): Draft => ({
+      ...draft('pin', { kind: 'at', local: '2026-12-01T09:30', zone: 'Europe/Berlin' }, ['a_pin']),
+      options,
+    });
+    const withMedia = (d: Draft): Draft => {
+      const m = b.stageMedia({ mime: 'image/png' });
+      return { ...d, parts: [{ text: 'pin', media: [{ path: m.path, alt: null }] }] };
+    };
+    const noBoard = await rejection(b.schedulePost(withMedia(pinDraft({}))));
+    expect(noBoard.message).toBe('Pinterest: Pinterest board not selected — choose a board for pinterest:alice (board)');
+    const checked = await b.checkDraft(withMedia(pinDraft({ 'pinterest:alice': { board_id: '1', title: 't'.repeat(101), link: 'mailto:a' } })));
+    expect(checked.map((f) => [f.field, f.message])).toEqual([
+      ['title', 'Pinterest: the pin title is 101 characters; the limit is 100 — shorten it'],
+      ['link', 'Pinterest: the pin link "mailto:a" must be an http(s) address of at most 2,048 characters'],
+    ]);
+
+    const saved = await b.setAccountDefault(pin.id, 'board_id', ` ${boards[1]!.id} `);
+    expect(saved.settings).toEqual({ board_id: boards[1]!.id });
+    const p = await b.schedulePost(withMedia(pinDraft({})));
+    // As the engine: the default board is written into the stored post under the address.
+    expect(p.content.options).toEqual({ 'pinterest:alice': { board_id: boards[1]!.id } });
+    expect((await b.setAccountDefault(pin.id, 'board_id', null)).settings).toEqual({});
+    expect((await b.setAccountDefault(li.id, 'author', orgs[0]!.id)).settings).toEqual({ author: orgs[0]!.id });
+  });
 });

@@ -6,11 +6,13 @@
 //! It must never be shipped as the app's backend: `index.ts` picks Tauri when it is there.
 
 import type { Account } from '../bindings/Account';
+import type { AccountChoice } from '../bindings/AccountChoice';
 import type { AppCredentials } from '../bindings/AppCredentials';
 import type { StagingKeys } from '../bindings/StagingKeys';
 import type { StagingSettings } from '../bindings/StagingSettings';
 import type { Attempt } from '../bindings/Attempt';
 import type { ConnectResult } from '../bindings/ConnectResult';
+import type { ConnectStart } from '../bindings/ConnectStart';
 import type { Draft } from '../bindings/Draft';
 import type { Event } from '../bindings/Event';
 import type { Finding } from '../bindings/Finding';
@@ -26,9 +28,9 @@ import type { StagedMedia } from '../bindings/StagedMedia';
 import type { StatusReport } from '../bindings/StatusReport';
 import type { Target } from '../bindings/Target';
 import type { TargetState } from '../bindings/TargetState';
-import { AVAILABLE_NETWORKS, displayName } from '../rules/limits';
+import { AVAILABLE_NETWORKS, displayName, OAUTH_NETWORKS } from '../rules/limits';
 import { derivePostStatus, MOVABLE } from '../rules/status';
-import { accountAddress, checkAll, fileName, isImage } from '../rules/validate';
+import { accountAddress, applyAccountDefaults, checkAll, fileName, isImage } from '../rules/validate';
 import { localToUtc, systemZone } from '../time';
 import { BackendError, type Backend, type BlueskyLogin } from './backend';
 
@@ -43,6 +45,83 @@ export interface MemoryOptions {
   /** false simulates "no dispatcher running". */
   runner?: boolean;
   zone?: string;
+  /** How long `finishConnect` waits for the browser (the engine: 5 minutes). */
+  connectTimeoutMs?: number;
+  /** Demo: the pretend browser approves every connect attempt after this many ms. */
+  autoApproveMs?: number;
+}
+
+/**
+ * The engine's OAuth profiles (outpost-networks): where the user consents, what Outpost asks
+ * for, the registered loopback redirect, and how long an access token lasts.
+ */
+const OAUTH: Partial<
+  Record<Network, { authorize: string; scopes: string[]; separator: string; port: number; pkce: boolean; needsSecret: boolean; tokenSecs: number }>
+> = {
+  x: {
+    authorize: 'https://x.com/i/oauth2/authorize',
+    scopes: ['tweet.read', 'tweet.write', 'users.read', 'offline.access', 'media.write'],
+    separator: ' ',
+    port: 8723,
+    pkce: true,
+    needsSecret: false,
+    tokenSecs: 7200,
+  },
+  linkedin: {
+    authorize: 'https://www.linkedin.com/oauth/v2/authorization',
+    scopes: ['openid', 'profile', 'w_member_social'],
+    separator: ' ',
+    port: 8724,
+    pkce: false,
+    needsSecret: true,
+    tokenSecs: 60 * 86_400,
+  },
+  pinterest: {
+    authorize: 'https://www.pinterest.com/oauth/',
+    scopes: ['boards:read', 'boards:write', 'pins:read', 'pins:write', 'user_accounts:read'],
+    separator: ',',
+    port: 8725,
+    pkce: false,
+    needsSecret: true,
+    tokenSecs: 30 * 86_400,
+  },
+};
+
+/** Demo boards and pages, as `accountChoices` lists them (board ids are digits, as Pinterest's). */
+export const DEMO_CHOICES: Partial<Record<Network, Record<string, AccountChoice[]>>> = {
+  pinterest: {
+    boards: [
+      { id: '549755885175', name: 'Workshop projects', extra: { privacy: 'PUBLIC' } },
+      { id: '549755885176', name: 'Wood finishes', extra: { privacy: 'PUBLIC' } },
+      { id: '549755885177', name: 'Ideas for later', extra: { privacy: 'SECRET' } },
+    ],
+  },
+  linkedin: {
+    organizations: [
+      { id: 'urn:li:organization:2414183', name: 'Martin Woodworks', extra: { role: 'ADMINISTRATOR' } },
+      { id: 'urn:li:organization:5550017', name: 'Makers Guild Berlin', extra: { role: 'CONTENT_ADMINISTRATOR' } },
+    ],
+  },
+};
+
+/** One connect attempt waiting for the (pretend) browser. */
+interface ConnectSlot {
+  network: Network;
+  state: string;
+  clientId: string;
+  /** Set once `finishConnect` runs. */
+  waiter: { resolve: (r: ConnectResult) => void; reject: (e: BackendError) => void } | null;
+  /** An approval that came before `finishConnect` was called. */
+  early: { handle: string } | { error: BackendError } | null;
+  timers: ReturnType<typeof setTimeout>[];
+}
+
+function randomState(): string {
+  const bytes = new Uint8Array(32);
+  crypto.getRandomValues(bytes);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 const ID_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
@@ -140,6 +219,14 @@ export class MemoryBackend implements Backend {
   private attemptSeq = 1;
   private mediaSeq = 1;
   readonly now: () => number;
+  /** Connect attempts in progress, by session. */
+  private connects = new Map<string, ConnectSlot>();
+  private readonly connectTimeoutMs: number;
+  private readonly autoApproveMs: number | null;
+  /** Demo: who is signed in on each network's page (the handle a connect ends with; default `me`). */
+  signedIn: Partial<Record<Network, string>> = {};
+  /** Account-level choices per account id and kind; unset ones fall back to `DEMO_CHOICES`. */
+  choices = new Map<string, AccountChoice[]>();
 
   constructor(opts: MemoryOptions = {}) {
     this.now = opts.now ?? (() => Date.now());
@@ -152,11 +239,14 @@ export class MemoryBackend implements Backend {
       start_at_login: false,
     };
     this.lastWake = this.now();
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 5 * 60_000;
+    this.autoApproveMs = opts.autoApproveMs ?? null;
     const tickMs = opts.tickMs ?? 700;
     if (tickMs > 0 && this.runner) this.timer = setInterval(() => this.tick(), tickMs);
   }
 
   dispose(): void {
+    for (const session of [...this.connects.keys()]) this.endConnect(session);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.listeners.clear();
@@ -169,6 +259,28 @@ export class MemoryBackend implements Backend {
     const q = this.failures.get(accountId) ?? [];
     q.push(mode);
     this.failures.set(accountId, q);
+  }
+
+  /** The connect attempts in progress: session → the `state` their address carries (tests, demo). */
+  pendingConnects(): { session: string; network: Network; state: string }[] {
+    return [...this.connects.entries()].map(([session, c]) => ({ session, network: c.network, state: c.state }));
+  }
+
+  /** The pretend browser came back with a code: the account `handle` (default: `signedIn`, else `me`) is connected. */
+  approve(session: string, handle?: string): void {
+    const slot = this.connects.get(session);
+    if (!slot) throw new BackendError('invalid_input', 'this connect attempt has ended — start connecting again');
+    this.settleConnect(session, { handle: handle ?? this.signedIn[slot.network] ?? 'me' });
+  }
+
+  /** The pretend browser came back with `error=access_denied`. */
+  decline(session: string): void {
+    const slot = this.connects.get(session);
+    if (!slot) throw new BackendError('invalid_input', 'this connect attempt has ended — start connecting again');
+    const name = displayName(slot.network);
+    this.settleConnect(session, {
+      error: new BackendError('invalid_input', `${name}: you declined the connection on ${name}'s page, so nothing was connected`),
+    });
   }
 
   addAccount(a: Partial<Account> & Pick<Account, 'network' | 'handle'>): Account {
@@ -688,7 +800,7 @@ export class MemoryBackend implements Backend {
     const id = newId('p');
     const post: Post = {
       id,
-      content: this.contentFromDraft(draft),
+      content: applyAccountDefaults(this.contentFromDraft(draft), this.accountsFor(draft.account_ids)),
       scheduled_at: at,
       time_zone: draft.when.kind === 'at' ? (draft.when.zone ?? this.settings.time_zone) : this.settings.time_zone,
       status: 'draft',
@@ -710,7 +822,7 @@ export class MemoryBackend implements Backend {
     this.refuseMove(post, 'edited');
     this.validateForWrite(draft);
     const at = this.resolveWhen(draft);
-    post.content = this.contentFromDraft(draft);
+    post.content = applyAccountDefaults(this.contentFromDraft(draft), this.accountsFor(draft.account_ids));
     post.scheduled_at = at;
     if (draft.when.kind === 'at') post.time_zone = draft.when.zone ?? this.settings.time_zone;
     post.targets = this.buildTargets(post, draft, at);
@@ -981,6 +1093,238 @@ export class MemoryBackend implements Backend {
     const secret = clientSecret && clientSecret !== '' ? clientSecret : (old?.secret ?? null);
     this.credentials.set(network, { network, client_id: clientId.trim(), secret, secret_set: secret !== null });
     return { network, client_id: clientId.trim(), secret_set: secret !== null };
+  }
+
+  // ------------------------------------------------------------------ OAuth connect
+
+  private connectError(network: Network, message: string): BackendError {
+    return new BackendError('invalid_input', `${displayName(network)}: ${message}`);
+  }
+
+  private endConnect(session: string): ConnectSlot | undefined {
+    const slot = this.connects.get(session);
+    if (!slot) return undefined;
+    for (const t of slot.timers) clearTimeout(t);
+    this.connects.delete(session);
+    return slot;
+  }
+
+  /** Ends an attempt with an account or an error, now or when `finishConnect` is called. */
+  private settleConnect(session: string, outcome: { handle: string } | { error: BackendError }): void {
+    const slot = this.connects.get(session);
+    if (!slot) return;
+    if (!slot.waiter) {
+      slot.early ??= outcome;
+      return;
+    }
+    const { waiter } = slot;
+    this.endConnect(session);
+    if ('error' in outcome) waiter.reject(outcome.error);
+    else waiter.resolve(this.storeConnected(slot, outcome.handle));
+  }
+
+  /** The engine's `connect_with_tokens`: a new account, or the same handle reconnected (choices kept). */
+  private storeConnected(slot: ConnectSlot, rawHandle: string): ConnectResult {
+    const network = slot.network;
+    const handle = rawHandle.trim().replace(/^@/, '');
+    const profile = OAUTH[network];
+    const expires = profile ? new Date(this.now() + profile.tokenSecs * 1000).toISOString() : null;
+    const said: Record<string, string> = { client_id: slot.clientId };
+    if (network === 'linkedin') said['sub'] = `demo-${handle.replace(/\W/g, '')}`;
+    const existing = [...this.accounts.values()].find((a) => a.network === network && a.handle === handle);
+    if (existing) {
+      const old = existing.settings && typeof existing.settings === 'object' && !Array.isArray(existing.settings) ? existing.settings : {};
+      const { expiry_warned_for: _w, ...kept } = { ...old, ...said };
+      existing.settings = kept;
+      existing.status = 'active';
+      existing.status_reason = null;
+      existing.token_expires_at = expires;
+      for (const p of this.posts.values()) {
+        for (const t of p.targets) {
+          if (t.account_id === existing.id && t.wait_reason?.startsWith('waiting for')) {
+            t.wait_reason = null;
+            this.changed(p, t);
+          }
+        }
+      }
+      return { account: clone(existing), reconnected: true };
+    }
+    const account = this.addAccount({
+      network,
+      handle,
+      remote_id: `${network}-${handle.replace(/\W/g, '')}`,
+      display_name: null,
+      token_expires_at: expires,
+      settings: said,
+    });
+    return { account: clone(account), reconnected: false };
+  }
+
+  async mediaPreviews(sha256s: string[]): Promise<StagedMedia[]> {
+    return [...this.media.values()].filter((m) => sha256s.includes(m.sha256)).map((m) => clone(m));
+  }
+
+  async beginConnect(network: Network, relayUrl?: string | null, _pages?: boolean): Promise<ConnectStart> {
+    const name = displayName(network);
+    if (network === 'bluesky') {
+      throw new BackendError('invalid_input', `${name} is not connected with OAuth — see \`outpost accounts add --help\``);
+    }
+    const profile = OAUTH[network];
+    if (!profile || !OAUTH_NETWORKS.includes(network)) {
+      throw new BackendError('invalid_input', `${name}: Outpost cannot connect this network yet`);
+    }
+    const creds = this.credentials.get(network);
+    const clientId = creds?.client_id?.trim() ?? '';
+    if (clientId === '') {
+      throw new BackendError(
+        'invalid_input',
+        `${name}: no client id — create your ${name} developer app (docs/networks/${network}.md) and enter its client id in Settings › App credentials (or \`outpost apps set ${network} --client-id …\`)`,
+      );
+    }
+    if (profile.needsSecret && !creds?.secret) {
+      throw new BackendError(
+        'invalid_input',
+        `${name}: no client secret — enter your ${name} app's client secret in Settings › App credentials`,
+      );
+    }
+    const relay = relayUrl?.trim() || null;
+    if (relay !== null && (!relay.startsWith('https://') || relay.includes('#'))) {
+      throw this.connectError(
+        network,
+        `the relay page address ${JSON.stringify(relay)} is not usable: it must be a complete https:// address without a # part`,
+      );
+    }
+    const state = randomState();
+    const redirect = relay ?? `http://127.0.0.1:${profile.port}/callback`;
+    const q = new URLSearchParams({
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: redirect,
+      scope: profile.scopes.join(profile.separator),
+      state,
+    });
+    if (profile.pkce) {
+      q.set('code_challenge', randomState());
+      q.set('code_challenge_method', 'S256');
+    }
+    const session = newId('c');
+    this.connects.set(session, { network, state, clientId, waiter: null, early: null, timers: [] });
+    return { session, network, authorize_url: `${profile.authorize}?${q.toString()}`, redirect_uri: redirect };
+  }
+
+  finishConnect(session: string): Promise<ConnectResult> {
+    const slot = this.connects.get(session);
+    if (!slot) return Promise.reject(new BackendError('invalid_input', 'this connect attempt has ended — start connecting again'));
+    if (slot.waiter) return Promise.reject(new BackendError('invalid_input', 'this connect attempt is already being finished'));
+    return new Promise<ConnectResult>((resolve, reject) => {
+      slot.waiter = { resolve, reject };
+      const early = slot.early;
+      if (early) {
+        this.settleConnect(session, early);
+        return;
+      }
+      slot.timers.push(
+        setTimeout(() => {
+          // The engine's words (connect.rs `connect_error`), whatever the wait was.
+          this.settleConnect(session, {
+            error: new BackendError(
+              'invalid_input',
+              `${displayName(slot.network)}: no answer from the browser within 5 minutes — start connecting again (or paste the address you were sent to)`,
+            ),
+          });
+        }, this.connectTimeoutMs),
+      );
+      if (this.autoApproveMs !== null) slot.timers.push(setTimeout(() => this.approve(session), this.autoApproveMs));
+    });
+  }
+
+  /**
+   * The engine's `parse_pasted` + `classify`: a whole address, or just its query (with or without
+   * `?`), a fragment-mode response, surrounding quotes and brackets ignored. Refusals leave the
+   * attempt waiting, as the engine's do.
+   */
+  async pasteConnect(session: string, address: string): Promise<void> {
+    const slot = this.connects.get(session);
+    if (!slot) throw new BackendError('invalid_input', 'this connect attempt has ended — start connecting again');
+    const fail = (m: string) => this.connectError(slot.network, m);
+    const notAnAddress = 'that does not look like the address the browser was sent to — copy the whole address from the address bar (it contains code= and state=)';
+    const text = address.trim().replace(/^["'<>\s]+|["'<>\s]+$/g, '');
+    if (text === '') throw fail(notAnAddress);
+    const hasResponse = (q: URLSearchParams) => q.has('code') || q.has('error');
+    let url: URL | null = null;
+    try {
+      url = /^[a-z][a-z0-9+.-]*:\/\/[^/?#\s]/i.test(text) ? new URL(text) : null;
+    } catch {
+      url = null;
+    }
+    let q: URLSearchParams;
+    if (url) {
+      q = url.searchParams;
+      if (!hasResponse(q) && url.hash.length > 1) q = new URLSearchParams(url.hash.slice(1));
+    } else {
+      const afterPath = text.includes('?') ? text.slice(text.indexOf('?') + 1) : text;
+      const [query = '', fragment = ''] = afterPath.split(/#(.*)/s);
+      q = new URLSearchParams(query);
+      if (!hasResponse(q) && fragment !== '') q = new URLSearchParams(fragment);
+    }
+    if ([...q.keys()].length === 0) throw fail(notAnAddress);
+    const state = q.get('state');
+    const stateOk = state === slot.state;
+    const mismatch =
+      'this sign-in address belongs to another connection attempt (its state does not match) — use the address from the attempt you just started, or start again';
+    const error = q.get('error');
+    if (error) {
+      if (state !== null && !stateOk) throw fail(mismatch);
+      const description = q.get('error_description');
+      const name = displayName(slot.network);
+      if (error === 'access_denied') {
+        throw fail(`you declined the connection on ${name}'s page, so nothing was connected${description ? ` (${description})` : ''}`);
+      }
+      throw fail(
+        `${name} did not allow the connection (${error}${description ? `: ${description}` : ''}) — check the app's settings and permissions, then try again`,
+      );
+    }
+    if (!q.get('code')) {
+      throw fail("the address has no authorisation code in it — copy the whole address from the browser's address bar after agreeing");
+    }
+    if (!stateOk) throw fail(mismatch);
+    this.settleConnect(session, { handle: this.signedIn[slot.network] ?? 'me' });
+  }
+
+  async cancelConnect(session: string): Promise<void> {
+    const slot = this.endConnect(session);
+    // The engine forgets the attempt; a waiting `finishConnect` ends here instead of timing out.
+    slot?.waiter?.reject(new BackendError('invalid_input', 'this connect attempt has ended — start connecting again'));
+  }
+
+  private account(id: string): Account {
+    const a = this.accounts.get(id);
+    if (!a) throw new BackendError('invalid_input', `account ${id}: no such account — see \`outpost accounts list\``);
+    return a;
+  }
+
+  async accountChoices(accountId: string, kind: string): Promise<AccountChoice[]> {
+    const a = this.account(accountId);
+    if (!AVAILABLE_NETWORKS.includes(a.network)) {
+      throw new BackendError('invalid_input', `${displayName(a.network)}: not supported yet`);
+    }
+    const k = kind === 'organisations' || kind === 'pages' ? 'organizations' : kind;
+    return clone(this.choices.get(`${accountId}:${k}`) ?? DEMO_CHOICES[a.network]?.[k] ?? []);
+  }
+
+  async setAccountDefault(accountId: string, key: string, value: string | null): Promise<Account> {
+    const allowed = ['board_id', 'author'];
+    if (!allowed.includes(key)) {
+      throw new BackendError('invalid_input', `account default ${JSON.stringify(key)}: one of ${allowed.join(', ')}`);
+    }
+    const a = this.account(accountId);
+    const settings: Record<string, unknown> =
+      a.settings && typeof a.settings === 'object' && !Array.isArray(a.settings) ? { ...a.settings } : {};
+    const v = value?.trim() ?? '';
+    if (v === '') delete settings[key];
+    else settings[key] = v;
+    a.settings = settings as Account['settings'];
+    return clone(a);
   }
 
   async pickMedia(): Promise<StagedMedia[]> {

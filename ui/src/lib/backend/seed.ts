@@ -31,6 +31,7 @@ export interface DemoAccounts {
   threads: Account;
   instagram: Account;
   pinterest: Account;
+  linkedin: Account;
 }
 
 export function seedDemo(b: MemoryBackend): DemoAccounts {
@@ -55,12 +56,22 @@ export function seedDemo(b: MemoryBackend): DemoAccounts {
     settings: { pds: 'https://pds.alice.dev' },
     created_at: created,
   });
-  // Accounts on networks Outpost cannot connect yet: as a later version would have stored them,
-  // so Compose's per-network counters, checks and previews can be tried.
   const x = b.addAccount({ id: 'a_x', network: 'x', handle: 'alice_makes', display_name: 'Alice', created_at: created });
+  // Threads and Instagram cannot be connected yet: as a later version would have stored them,
+  // so Compose's per-network counters, checks and previews can be tried.
   const threads = b.addAccount({ id: 'a_threads', network: 'threads', handle: 'alice.makes', created_at: created });
   const instagram = b.addAccount({ id: 'a_instagram', network: 'instagram', handle: 'alice.makes', created_at: created });
+  // No default board: every pin must choose one (Accounts › Default board, or in Compose).
   const pinterest = b.addAccount({ id: 'a_pinterest', network: 'pinterest', handle: 'alicemakes', created_at: created });
+  const linkedin = b.addAccount({
+    id: 'a_linkedin',
+    network: 'linkedin',
+    handle: 'alice-martin',
+    display_name: 'Alice Martin',
+    token_expires_at: new Date(now + 50 * 86_400_000).toISOString(),
+    settings: { sub: 'demo-alicemartin' },
+    created_at: created,
+  });
   b.quotaUsed.set('x:alice_makes', 100);
 
   const photo = b.stageMedia({ mime: 'image/jpeg', path: '/Pictures/workbench.jpg', bytes: 412_000, alt: 'A workbench with hand tools' });
@@ -103,7 +114,7 @@ export function seedDemo(b: MemoryBackend): DemoAccounts {
   }, atLocal(now, zone, 3, '18:00'), [alice, threads]);
   post('p_nextweek', text('Finished piece: the walnut side table in its new home.', [photoRef]), atLocal(now, zone, 7, '10:00'), [alice]);
   post('p_draft', text('Idea: a series on hand-cut joinery. Dovetails first?'), null, [alice], ['draft']);
-  return { alice, studio, x, threads, instagram, pinterest };
+  return { alice, studio, x, threads, instagram, pinterest, linkedin };
 }
 
 /** `count` scheduled posts spread over the month of `now` (in the backend's zone). */

@@ -5,7 +5,9 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 import type { Account } from '../bindings/Account';
+import type { AccountChoice } from '../bindings/AccountChoice';
 import type { AppCredentials } from '../bindings/AppCredentials';
+import type { ConnectStart } from '../bindings/ConnectStart';
 import type { StagingKeys } from '../bindings/StagingKeys';
 import type { StagingSettings } from '../bindings/StagingSettings';
 import type { ConnectResult } from '../bindings/ConnectResult';
@@ -75,6 +77,14 @@ export function createTauriBackend(): Backend {
 
     getSettings: () => call<Settings>('get_settings'),
     saveSettings: (settings: Settings) => call<Settings>('save_settings', { settings }),
+    beginConnect: (network: Network, relayUrl?: string | null, pages?: boolean) =>
+      call<ConnectStart>('begin_connect', { network, relayUrl: relayUrl ?? null, pages: pages ?? false }),
+    mediaPreviews: (sha256s: string[]) => call<StagedMedia[]>('media_previews', { sha256s }),
+    finishConnect: (session: string) => call<ConnectResult>('finish_connect', { session }),
+    pasteConnect: (session: string, address: string) => call<null>('paste_connect', { session, address }).then(() => undefined),
+    cancelConnect: (session: string) => call<null>('cancel_connect', { session }).then(() => undefined),
+    accountChoices: (accountId: string, kind: string) => call<AccountChoice[]>('account_choices', { accountId, kind }),
+    setAccountDefault: (accountId: string, key: string, value: string | null) => call<Account>('set_account_default', { accountId, key, value }),
     getStaging: () => call<StagingSettings | null>('get_staging'),
     testStaging: (settings: StagingSettings, keys: StagingKeys | null) => call<null>('test_staging', { settings, keys }).then(() => undefined),
     saveStaging: (settings: StagingSettings, keys: StagingKeys | null) => call<StagingSettings>('save_staging', { settings, keys }),

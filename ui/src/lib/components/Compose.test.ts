@@ -84,4 +84,68 @@ describe('Compose', () => {
     expect(post?.scheduled_at).toBe('2099-12-01T08:30:00.000Z');
     expect(post?.targets.map((t) => t.account_address)).toEqual(['bluesky:me.bsky.social']);
   });
+
+  it('preselects the default board of a Pinterest account and sends the options under its address', async () => {
+    const h = await setup((b) => {
+      b.addAccount({ id: 'a_bsky', network: 'bluesky', handle: 'me.bsky.social' });
+      b.addAccount({ id: 'a_pin', network: 'pinterest', handle: 'alice', settings: { board_id: '549755885176' } });
+    });
+    const ondone = vi.fn();
+    h.render(Compose, { editId: null, ondone });
+    await fireEvent.input(screen.getByLabelText('Text'), { target: { value: 'A new table' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Add media…' }));
+    await fireEvent.click(screen.getByLabelText(/pinterest:alice/));
+    const group = screen.getByRole('group', { name: /Options for pinterest:alice/ });
+    const board = within(group).getByLabelText('Board') as HTMLSelectElement;
+    await waitFor(() => expect(board).not.toBeDisabled());
+    expect(board.value).toBe('549755885176');
+    expect(board).toHaveAttribute('aria-invalid', 'false');
+    await fireEvent.input(within(group).getByLabelText(/Title/), { target: { value: 't'.repeat(101) } });
+    expect(within(checks()).getByText('Pinterest: the pin title is 101 characters; the limit is 100 — shorten it')).toBeInTheDocument();
+    expect(screen.getByTestId('submit')).toBeDisabled();
+    await fireEvent.input(within(group).getByLabelText(/Title/), { target: { value: 'Walnut' } });
+    await fireEvent.input(screen.getByTestId('schedule-at'), { target: { value: '2099-12-01T09:30' } });
+    await fireEvent.click(screen.getByTestId('submit'));
+    await waitFor(() => expect(ondone).toHaveBeenCalled());
+    const [post] = await h.backend.listPosts();
+    expect(post?.content.options).toEqual({ 'pinterest:alice': { board_id: '549755885176', title: 'Walnut' } });
+  });
+
+  it('loads a post\'s options when editing it, and LinkedIn posts as the member or a page', async () => {
+    const h = await setup((b) => {
+      const pin = b.addAccount({ id: 'a_pin', network: 'pinterest', handle: 'alice' });
+      const li = b.addAccount({ id: 'a_li', network: 'linkedin', handle: 'alice-m', display_name: 'Alice M' });
+      const m = b.stageMedia({ mime: 'image/png' });
+      const { thumbnail: _t, duration_secs: _d, ...ref } = m;
+      b.insertPost({
+        id: 'p_pin',
+        content: {
+          parts: [{ text: 'pinned', media: [ref] }],
+          variants: {},
+          first_comment: null,
+          options: { 'pinterest:alice': { board_id: '549755885177', link: 'https://example.com/x' } },
+        },
+        at: Date.parse('2099-12-01T08:30:00Z'),
+        accounts: [pin, li],
+      });
+    });
+    const ondone = vi.fn();
+    h.render(Compose, { editId: 'p_pin', ondone });
+    const pin = screen.getByRole('group', { name: /Options for pinterest:alice/ });
+    await waitFor(() => expect((within(pin).getByLabelText('Board') as HTMLSelectElement).value).toBe('549755885177'));
+    expect(within(pin).getByLabelText(/Destination link/)).toHaveValue('https://example.com/x');
+    const li = screen.getByRole('group', { name: /Options for linkedin:alice-m/ });
+    const author = within(li).getByLabelText('Post as') as HTMLSelectElement;
+    await waitFor(() => expect(author).not.toBeDisabled());
+    // Not in the post: the member, as the engine reads it.
+    expect(author.value).toBe('');
+    await fireEvent.change(author, { target: { value: 'urn:li:organization:2414183' } });
+    await fireEvent.click(screen.getByTestId('submit'));
+    await waitFor(() => expect(ondone).toHaveBeenCalled());
+    const post = h.backend.posts.get('p_pin');
+    expect(post?.content.options).toEqual({
+      'pinterest:alice': { board_id: '549755885177', link: 'https://example.com/x' },
+      'linkedin:alice-m': { author: 'urn:li:organization:2414183' },
+    });
+  });
 });

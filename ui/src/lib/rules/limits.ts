@@ -89,7 +89,10 @@ export function displayName(n: Network): string {
 }
 
 /** Networks Outpost can publish to today; the others are "coming soon". */
-export const AVAILABLE_NETWORKS: readonly Network[] = ['bluesky'];
+export const AVAILABLE_NETWORKS: readonly Network[] = ['bluesky', 'x', 'linkedin', 'pinterest'];
+
+/** Available networks connected in the system browser (OAuth), with the user's developer app. */
+export const OAUTH_NETWORKS: readonly Network[] = ['x', 'linkedin', 'pinterest'];
 
 const BASE: Omit<Limits, 'network'> = {
   textMax: 0,

@@ -6,7 +6,7 @@ import type { MediaRef } from '../bindings/MediaRef';
 import type { Network } from '../bindings/Network';
 import type { PostContent } from '../bindings/PostContent';
 import { limits, NETWORKS } from './limits';
-import { checkAll, checkContext, validate } from './validate';
+import { applyAccountDefaults, checkAll, checkContext, optionsFor, rustDebug, validate, validateOptions } from './validate';
 
 const post = (text: string): PostContent => ({ parts: [{ text, media: [] }], variants: {}, first_comment: null, options: {} });
 const image = (name: string, bytes: number): MediaRef => ({
@@ -93,9 +93,9 @@ describe('context checks', () => {
     const c = post('pin me');
     const pin = account('pinterest', 'me');
     expect(checkContext(c, { accounts: [pin] }).map((x) => x.message)).toEqual([
-      'Pinterest: choose a board for pinterest:me — every pin needs a board',
+      'Pinterest: Pinterest board not selected — choose a board for pinterest:me',
     ]);
-    expect(checkContext(c, { accounts: [account('pinterest', 'b', { settings: { board: 'Ideas' } })] })).toEqual([]);
+    expect(checkContext(c, { accounts: [account('pinterest', 'b', { settings: { board_id: '549755885175' } })] })).toEqual([]);
     expect(checkAll(c, { accounts: [account('tiktok', 'me')] }).map((x) => x.message)).toContain(
       'TikTok: TikTok only supports video content — add a video',
     );
@@ -122,5 +122,85 @@ describe('context checks', () => {
     ]);
     const x = checkContext(c, { accounts: [account('x', 'me')] });
     expect(x).toEqual([]);
+  });
+});
+
+describe('per-target options mirror validate_options', () => {
+  const pin = account('pinterest', 'alice');
+  const withOptions = (options: PostContent['options']): PostContent => ({ ...post('pin me'), options });
+  const found = (c: PostContent, accounts = [pin]) =>
+    checkContext(c, { accounts }).map(({ network, severity, field, message }) => ({ network, severity, field, message }));
+
+  it('reports a missing board exactly as the engine', () => {
+    expect(found(withOptions({}))).toEqual([
+      {
+        network: 'pinterest',
+        severity: 'error',
+        field: 'board',
+        message: 'Pinterest: Pinterest board not selected — choose a board for pinterest:alice',
+      },
+    ]);
+    // Blank and non-text values are no board; a number is (the engine reads it as text).
+    expect(validateOptions('pinterest', 'pinterest:alice', { board_id: '  ' })).toHaveLength(1);
+    expect(validateOptions('pinterest', 'pinterest:alice', { board_id: true })).toHaveLength(1);
+    expect(validateOptions('pinterest', 'pinterest:alice', { board_id: 549755885175 })).toEqual([]);
+    expect(validateOptions('x', 'x:alice', {})).toEqual([]);
+  });
+
+  it('checks the pin title and link with the engine messages', () => {
+    const f = validateOptions('pinterest', 'pinterest:alice', {
+      board_id: '1',
+      title: 't'.repeat(101),
+      link: 'ftp://example.com/a "b"',
+    });
+    expect(f).toEqual([
+      {
+        network: 'pinterest',
+        severity: 'error',
+        field: 'title',
+        message: 'Pinterest: the pin title is 101 characters; the limit is 100 — shorten it',
+      },
+      {
+        network: 'pinterest',
+        severity: 'error',
+        field: 'link',
+        message: 'Pinterest: the pin link "ftp://example.com/a \\"b\\"" must be an http(s) address of at most 2,048 characters',
+      },
+    ]);
+    // Titles count characters (code points), after trimming; links count bytes.
+    expect(validateOptions('pinterest', 'p:a', { board_id: '1', title: ` ${'é'.repeat(100)} ` })).toEqual([]);
+    expect(validateOptions('pinterest', 'p:a', { board_id: '1', title: '😀'.repeat(100) })).toEqual([]);
+    expect(validateOptions('pinterest', 'p:a', { board_id: '1', link: `https://example.com/${'a'.repeat(2028)}` })).toEqual([]);
+    const long = validateOptions('pinterest', 'p:a', { board_id: '1', link: `https://example.com/${'a'.repeat(2029)}` });
+    expect(long.map((x) => x.field)).toEqual(['link']);
+    expect(validateOptions('pinterest', 'p:a', { board_id: '1', link: 'http://example.com' })).toEqual([]);
+  });
+
+  it('quotes like Rust {:?}', () => {
+    expect(rustDebug('a"b\\c')).toBe('"a\\"b\\\\c"');
+    expect(rustDebug('line\nbreak\ttab')).toBe('"line\\nbreak\\ttab"');
+    expect(rustDebug('it\'s café')).toBe('"it\'s café"');
+    expect(rustDebug('zero\u200bwidth')).toBe('"zero\\u{200b}width"');
+  });
+
+  it('lets the address win over the network, and fills the account default board', () => {
+    const c = withOptions({ pinterest: { board_id: '1', title: 'Net' }, 'pinterest:alice': { title: 'Mine' } });
+    expect(optionsFor(c, 'pinterest', 'pinterest:alice')).toEqual({ board_id: '1', title: 'Mine' });
+    expect(optionsFor(c, 'pinterest', 'pinterest:bob')).toEqual({ board_id: '1', title: 'Net' });
+
+    const withDefault = account('pinterest', 'alice', { settings: { board_id: '77' } });
+    const filled = applyAccountDefaults(withOptions({}), [withDefault]);
+    expect(filled.options).toEqual({ 'pinterest:alice': { board_id: '77' } });
+    expect(found(withOptions({}), [withDefault])).toEqual([]);
+    // A board the post names is kept; an emptied one is not replaced by the default.
+    expect(applyAccountDefaults(withOptions({ 'pinterest:alice': { board_id: '5' } }), [withDefault]).options).toEqual({
+      'pinterest:alice': { board_id: '5' },
+    });
+    expect(found(withOptions({ 'pinterest:alice': { board_id: '' } }), [withDefault]).map((x) => x.field)).toEqual(['board']);
+    // Every Pinterest target is checked, each with its own address.
+    const bob = account('pinterest', 'bob');
+    expect(found(withOptions({ 'pinterest:alice': { board_id: '5' } }), [pin, bob]).map((x) => x.message)).toEqual([
+      'Pinterest: Pinterest board not selected — choose a board for pinterest:bob',
+    ]);
   });
 });

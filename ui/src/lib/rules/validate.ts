@@ -1,6 +1,7 @@
 //! The per-network checks — `validate()` mirrors `crates/outpost-core/src/validate.rs` message for
-//! message; `checkContext()` adds the checks that need more than the content (video length,
-//! Pinterest board, quota, first comment, account state), which the engine does not run yet.
+//! message; `checkContext()` adds the checks that need more than the content: the per-target
+//! options (`validateOptions`, mirroring the engine's `validate_options` after its account
+//! defaults), plus video length, quota, first comment and account state.
 //! Used by Compose for instant feedback and by the memory backend as its "engine".
 
 import type { Account } from '../bindings/Account';
@@ -11,7 +12,11 @@ import type { Part } from '../bindings/Part';
 import type { PostContent } from '../bindings/PostContent';
 import type { QuotaUsage } from '../bindings/QuotaUsage';
 import { countText, countUnit, displayName, limits, type Limits } from './limits';
-import { utf8Bytes } from './text';
+import { chars, utf8Bytes } from './text';
+
+/** Pinterest's pin title and destination link limits (outpost-core `validate_options`). */
+export const PIN_TITLE_MAX = 100;
+export const PIN_LINK_MAX = 2048;
 
 export const isImage = (m: Pick<MediaRef, 'mime'>): boolean => m.mime.startsWith('image/');
 export const isVideo = (m: Pick<MediaRef, 'mime'>): boolean => m.mime.startsWith('video/');
@@ -173,18 +178,101 @@ export function accountAddress(a: Pick<Account, 'network' | 'handle'>): string {
   return `${a.network}:${a.handle}`;
 }
 
-function boardOf(a: Account): string | null {
-  const s = a.settings;
-  if (s && typeof s === 'object' && !Array.isArray(s)) {
-    const b = (s as { [k: string]: unknown }).board;
-    if (typeof b === 'string' && b.trim() !== '') return b;
+type Options = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Options => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A non-secret account setting as text (`board_id`, `author`…), or null when blank or absent. */
+export function accountSetting(a: Pick<Account, 'settings'>, key: string): string | null {
+  const v = isObject(a.settings) ? a.settings[key] : undefined;
+  return typeof v === 'string' && v.trim() !== '' ? v : null;
+}
+
+/**
+ * `PostContent::options_for`: the options for one target — the network's (`"pinterest"`), then
+ * the account's (`"pinterest:alice"`) key by key, so the address wins.
+ */
+export function optionsFor(content: Pick<PostContent, 'options'>, network: Network, address: string): Options {
+  const merged: Options = {};
+  for (const key of [network, address]) {
+    const o = content.options[key];
+    if (isObject(o)) Object.assign(merged, o);
   }
-  return null;
+  return merged;
+}
+
+/**
+ * The engine's `apply_account_defaults`: a Pinterest account's default board (`settings.board_id`)
+ * fills `board_id` under the account's address when the post leaves it open (absent — an empty
+ * value counts as chosen). Returns new content; `content` is not changed.
+ */
+export function applyAccountDefaults<C extends Pick<PostContent, 'options'>>(content: C, accounts: Account[]): C {
+  let options = content.options;
+  for (const a of accounts) {
+    if (a.network !== 'pinterest') continue;
+    const board = accountSetting(a, 'board_id');
+    if (board === null) continue;
+    const address = accountAddress(a);
+    if (optionsFor({ options }, a.network, address)['board_id'] !== undefined) continue;
+    const own = options[address];
+    options = { ...options, [address]: { ...(isObject(own) ? own : {}), board_id: board } };
+  }
+  return options === content.options ? content : { ...content, options };
+}
+
+/** An option as the engine reads it: trimmed non-empty text, or a number as text. */
+function optionText(options: Options, key: string): string | null {
+  const v = options[key];
+  const s = typeof v === 'string' ? v.trim() : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
+  return s === null || s === '' ? null : s;
+}
+
+/** Rust's `{:?}` of a string: double quotes, with `"`, `\\` and unprintable characters escaped. */
+export function rustDebug(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (ch === '\n') out += '\\n';
+    else if (ch === '\r') out += '\\r';
+    else if (ch === '\t') out += '\\t';
+    else if (cp === 0) out += '\\0';
+    else if (ch !== ' ' && /[\p{C}\p{Z}]/u.test(ch)) out += `\\u{${cp.toString(16)}}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/**
+ * `validate_options` in outpost-core, message for message: one target's options (already merged
+ * with `optionsFor` and the account defaults) for `network`; `address` names the account.
+ */
+export function validateOptions(network: Network, address: string, options: Options): Finding[] {
+  const out: Finding[] = [];
+  const error = (field: string, message: string) =>
+    out.push({ network, severity: 'error', field, message: `${displayName(network)}: ${message}` });
+  if (network === 'pinterest') {
+    if (optionText(options, 'board_id') === null) {
+      error('board', `Pinterest board not selected — choose a board for ${address}`);
+    }
+    const title = optionText(options, 'title');
+    if (title !== null && chars(title) > PIN_TITLE_MAX) {
+      error('title', `the pin title is ${chars(title)} characters; the limit is ${PIN_TITLE_MAX} — shorten it`);
+    }
+    const link = optionText(options, 'link');
+    if (link !== null && (!(link.startsWith('https://') || link.startsWith('http://')) || utf8Bytes(link) > PIN_LINK_MAX)) {
+      error('link', `the pin link ${rustDebug(link)} must be an http(s) address of at most 2,048 characters`);
+    }
+  }
+  return out;
 }
 
 /** Checks that need the accounts and probed media, per account. */
 export function checkContext(content: PostContent, ctx: CheckContext): Finding[] {
   const out: Finding[] = [];
+  // As the engine's check_draft: account defaults first, then the options per target.
+  const filled = applyAccountDefaults(content, ctx.accounts);
   const seenNetworks = new Set<Network>();
   for (const account of ctx.accounts) {
     const network = account.network;
@@ -214,9 +302,7 @@ export function checkContext(content: PostContent, ctx: CheckContext): Finding[]
         push('warning', 'first_comment', `first comments are not supported — it will not be posted on ${name}`);
       }
     }
-    if (network === 'pinterest' && boardOf(account) === null) {
-      push('error', 'board', `choose a board for ${address} — every pin needs a board`);
-    }
+    out.push(...validateOptions(network, address, optionsFor(filled, network, address)));
     if (account.status !== 'active') {
       // The engine's own warning, word for word (outpost-engine api.rs `findings`).
       push('warning', 'account', `account ${address} needs reconnecting — reconnect it before the post is due`);

@@ -1,0 +1,90 @@
+import { fireEvent, screen, waitFor, within } from '@testing-library/svelte';
+import { describe, expect, it } from 'vitest';
+import { setup } from '../../test/harness';
+import AccountsView from './AccountsView.svelte';
+
+async function accounts() {
+  const h = await setup((b) => {
+    b.addAccount({
+      id: 'a_x',
+      network: 'x',
+      handle: 'alice_makes',
+      status: 'needs_reconnect',
+      status_reason: 'X: the access token was revoked — reconnect the account in Accounts',
+    });
+    b.addAccount({ id: 'a_pin', network: 'pinterest', handle: 'alicemakes' });
+    b.addAccount({ id: 'a_li', network: 'linkedin', handle: 'alice-martin', display_name: 'Alice Martin' });
+    void b.setAppCredentials('x', 'x-client');
+  });
+  h.render(AccountsView, {});
+  return h;
+}
+
+describe('AccountsView', () => {
+  it('reconnects an X account in the browser; the same account comes back active', async () => {
+    const { backend } = await accounts();
+    const row = document.querySelector('[data-account-id="a_x"]') as HTMLElement;
+    await fireEvent.click(within(row).getByRole('button', { name: 'Reconnect' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Reconnect x:alice_makes' });
+    await waitFor(() => expect(within(dialog).getByTestId('connect-waiting')).toHaveTextContent('Waiting for X…'));
+    expect(within(dialog).getByText(/Sign in as alice_makes/)).toBeInTheDocument();
+    const [pending] = backend.pendingConnects();
+    expect(pending?.network).toBe('x');
+    backend.approve(pending!.session, 'alice_makes');
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
+    expect(backend.accounts.get('a_x')?.status).toBe('active');
+    expect([...backend.accounts.values()].filter((a) => a.network === 'x')).toHaveLength(1);
+    await waitFor(() => expect(within(row).queryByRole('button', { name: 'Reconnect' })).toBeNull());
+  });
+
+  it('shows a refused pasted address inline, and Cancel forgets the attempt', async () => {
+    const { backend } = await accounts();
+    await fireEvent.click(screen.getByRole('button', { name: 'Connect X account' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Connect your X account' });
+    await waitFor(() => expect((within(dialog).getByTestId('authorize-url') as HTMLInputElement).value).toContain('x.com/i/oauth2/authorize'));
+    await fireEvent.input(within(dialog).getByLabelText('Paste the address you were sent to'), {
+      target: { value: 'https://example.com/somewhere' },
+    });
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Use this address' }));
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent(
+      'X: that does not look like the address the browser was sent to — copy the whole address from the address bar (it contains code= and state=)',
+    );
+    expect(backend.pendingConnects()).toHaveLength(1);
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Cancel' }));
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
+    expect(backend.pendingConnects()).toEqual([]);
+  });
+
+  it('offers a link to Settings when the app credentials are missing', async () => {
+    await accounts();
+    await fireEvent.click(screen.getByRole('button', { name: 'Connect Pinterest account' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Connect your Pinterest account' });
+    const alert = await within(dialog).findByRole('alert');
+    expect(alert).toHaveTextContent('Pinterest: no client id — create your Pinterest developer app (docs/networks/pinterest.md)');
+    expect(within(alert).getByRole('link', { name: 'Open Settings › App credentials' })).toHaveAttribute(
+      'href',
+      '#/settings/app-credentials/pinterest',
+    );
+    expect(within(dialog).getByRole('button', { name: 'Start again' })).toBeInTheDocument();
+  });
+
+  it('saves a default board for Pinterest and a page to post as for LinkedIn', async () => {
+    const { backend } = await accounts();
+    const board = screen.getByLabelText('Default board') as HTMLSelectElement;
+    await waitFor(() => expect(board).not.toBeDisabled());
+    expect(within(board).getByRole('option', { name: 'Ideas for later (secret)' })).toBeInTheDocument();
+    await fireEvent.change(board, { target: { value: '549755885176' } });
+    await waitFor(() => expect(backend.accounts.get('a_pin')?.settings).toEqual({ board_id: '549755885176' }));
+    const pinRow = document.querySelector('[data-account-id="a_pin"]') as HTMLElement;
+    expect(await within(pinRow).findByRole('status')).toHaveTextContent('Saved.');
+
+    const author = screen.getByLabelText('Post as') as HTMLSelectElement;
+    await waitFor(() => expect(author).not.toBeDisabled());
+    expect(author.value).toBe('');
+    expect(within(author).getByRole('option', { name: 'Alice Martin (you)' })).toBeInTheDocument();
+    await fireEvent.change(author, { target: { value: 'urn:li:organization:2414183' } });
+    await waitFor(() => expect(backend.accounts.get('a_li')?.settings).toEqual({ author: 'urn:li:organization:2414183' }));
+    await fireEvent.change(author, { target: { value: '' } });
+    await waitFor(() => expect(backend.accounts.get('a_li')?.settings).toEqual({}));
+  });
+});
