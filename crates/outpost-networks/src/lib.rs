@@ -5,6 +5,7 @@
 //! happened; the dispatcher decides what to do next.
 
 pub mod bluesky;
+pub mod graph;
 pub mod http;
 pub mod linkedin;
 pub mod pinterest;
