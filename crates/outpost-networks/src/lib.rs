@@ -173,6 +173,32 @@ pub trait Publisher: Send + Sync {
         ))
     }
 
+    /// Hand-off: replaces a post the network holds until its scheduled time (Facebook
+    /// `scheduled_publish_time`, YouTube `publishAt`) with this part and `req.scheduled_at`.
+    /// Returns the held post as it is now.
+    async fn update_held(
+        &self,
+        req: &PartRequest<'_>,
+        remote_id: &str,
+    ) -> Result<PublishedPart, PublishError> {
+        let _ = (req, remote_id);
+        Err(PublishError::new(
+            self.network(),
+            outpost_core::ErrorClass::Permanent,
+            "this network does not hold posts for Outpost",
+        ))
+    }
+
+    /// Hand-off: deletes a post the network holds before it goes out (the user cancelled).
+    async fn delete_held(&self, account: &Account, remote_id: &str) -> Result<(), PublishError> {
+        let _ = (account, remote_id);
+        Err(PublishError::new(
+            self.network(),
+            outpost_core::ErrorClass::Permanent,
+            "this network does not hold posts for Outpost",
+        ))
+    }
+
     /// Account-level choices of kind `kind` (`"boards"`, `"organizations"`); none by default.
     async fn choices(&self, account: &Account, kind: &str) -> Result<Vec<Choice>, PublishError> {
         let _ = (account, kind);
