@@ -505,3 +505,57 @@ async fn a_thread_that_fails_midway_resumes_without_reposting_published_parts() 
         Some(tweets[1].id.as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_daily_cap_is_enforced_when_scheduling() {
+    let x = machine().await;
+    x.connect("kim").await;
+    let acc = x.m.json(&["accounts", "list"]).await;
+    let id = acc["accounts"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r =
+        x.m.run_async(&["accounts", "default", &id, "daily_cap", "2"], None)
+            .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let day = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    let at = |hh: &str| format!("{day} {hh}");
+    x.m.post(&["one", "--to", "x:kim", "--at", &at("09:00")])
+        .await;
+    x.m.post(&["two", "--to", "x:kim", "--at", &at("10:00")])
+        .await;
+    let r =
+        x.m.run_async(
+            &["post", "three", "--to", "x:kim", "--at", &at("11:00")],
+            None,
+        )
+        .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("You've already scheduled 2 X posts for {day}")),
+        "{}",
+        r.stderr
+    );
+    // Another day is fine; moving it onto the full day is refused the same way.
+    let next = (chrono::Utc::now() + chrono::Duration::days(3))
+        .format("%Y-%m-%d")
+        .to_string();
+    let other =
+        x.m.post(&["three", "--to", "x:kim", "--at", &format!("{next} 09:00")])
+            .await;
+    let r =
+        x.m.run_async(&["posts", "reschedule", &other, "--at", &at("12:00")], None)
+            .await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("You've already scheduled 2 X posts"),
+        "{}",
+        r.stderr
+    );
+    let listed = x.m.json(&["posts", "list"]).await;
+    assert_eq!(listed["posts"].as_array().map(Vec::len), Some(3));
+}

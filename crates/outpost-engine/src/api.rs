@@ -4,7 +4,7 @@
 
 use crate::media::attach;
 use crate::{SETTING_CATCH_UP_SECS, SETTING_PAUSED};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone as _, Utc};
 use chrono_tz::Tz;
 use outpost_auth::{Secret, SecretStore};
 use outpost_core::retry::{default_quotas, DEFAULT_CATCH_UP_WINDOW};
@@ -265,6 +265,22 @@ pub struct Outpost {
     publishers: Arc<std::sync::OnceLock<HashMap<Network, Arc<dyn outpost_networks::Publisher>>>>,
     /// OAuth connect attempts waiting for the browser.
     pending: Arc<crate::connect::Pending>,
+}
+
+/// The daily cap of an X account: `daily_cap`, else its `tier`'s documented per-user cap.
+fn x_daily_cap(a: &Account) -> u32 {
+    if let Some(n) = a
+        .setting("daily_cap")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| *n > 0)
+    {
+        return n;
+    }
+    match a.setting("tier").map(str::to_ascii_lowercase).as_deref() {
+        Some("basic") => 100,
+        Some("pro") => 10_000,
+        _ => 17,
+    }
 }
 
 /// Fills options the post leaves open from the account's defaults (a Pinterest account's
@@ -538,6 +554,11 @@ impl Outpost {
         let (scheduled_at, zone) = self.when_to_instant(&d.when, now)?;
         let mut content = self.content_of(d)?;
         apply_account_defaults(&mut content, &accounts);
+        if !matches!(d.when, DraftWhen::Draft) {
+            if let Some(at) = scheduled_at {
+                self.check_daily_caps(&accounts, at, zone, None)?;
+            }
+        }
         let findings = self.findings(&content, &accounts);
         let (errors, warnings): (Vec<Finding>, Vec<Finding>) = findings
             .into_iter()
@@ -581,6 +602,11 @@ impl Outpost {
             .collect();
         if !errors.is_empty() {
             return Err(ApiError::invalid(errors.join("\n")));
+        }
+        if let DraftWhen::At { .. } | DraftWhen::Now = d.when {
+            if let (Some(at), zone) = self.when_to_instant(&d.when, now)? {
+                self.check_daily_caps(&accounts, at, zone, Some(id))?;
+            }
         }
         self.store.edit_post(id, &content, now)?;
         if let DraftWhen::At { .. } | DraftWhen::Now = d.when {
@@ -876,7 +902,57 @@ impl Outpost {
     ) -> Result<(usize, DateTime<Utc>), ApiError> {
         let (at, zone) = self.when_to_instant(when, now)?;
         let at = at.ok_or_else(|| ApiError::invalid("--at: give a time to reschedule to"))?;
+        let accounts: Vec<Account> = self
+            .get_post(id)?
+            .post
+            .targets
+            .iter()
+            .filter(|t| !t.state.is_terminal())
+            .filter_map(|t| self.store.account(&t.account_id).ok().flatten())
+            .collect();
+        self.check_daily_caps(&accounts, at, zone, Some(id))?;
         Ok((self.store.reschedule_post(id, at, zone.name(), now)?, at))
+    }
+
+    /// X's per-account daily cap (the original system allowed 2 a day; X's Free tier takes 17
+    /// posts per user per 24 h, Basic 100): the account's `daily_cap` setting, else the
+    /// default of its API `tier` setting, else 17. Counted per calendar day in `zone`.
+    fn check_daily_caps(
+        &self,
+        accounts: &[Account],
+        at: DateTime<Utc>,
+        zone: Tz,
+        except_post: Option<&str>,
+    ) -> Result<(), ApiError> {
+        for a in accounts.iter().filter(|a| a.network == Network::X) {
+            let cap = x_daily_cap(a);
+            let local = at.with_timezone(&zone).date_naive();
+            let start = zone
+                .from_local_datetime(&local.and_time(chrono::NaiveTime::MIN))
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(at);
+            let end = local
+                .succ_opt()
+                .and_then(|d| {
+                    zone.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+                        .earliest()
+                })
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(at + chrono::Duration::days(1));
+            let already = self
+                .store
+                .targets_due_between(&a.id, start, end, except_post)?;
+            if already >= cap {
+                return Err(ApiError::invalid(format!(
+                    "You've already scheduled {already} X posts for {} — {} takes at most {cap} a day (change it with `outpost accounts default {} daily_cap N`)",
+                    local.format("%Y-%m-%d"),
+                    a.address(),
+                    a.id
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn delete_post(&self, id: &str) -> Result<(), ApiError> {

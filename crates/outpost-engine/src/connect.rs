@@ -439,7 +439,7 @@ impl Outpost {
         key: &str,
         value: Option<&str>,
     ) -> Result<Account, ApiError> {
-        const ALLOWED: &[&str] = &["board_id", "author"];
+        const ALLOWED: &[&str] = &["board_id", "author", "daily_cap", "tier"];
         if !ALLOWED.contains(&key) {
             return Err(ApiError::invalid(format!(
                 "account default {key:?}: one of {}",

@@ -1600,6 +1600,27 @@ impl Store {
     }
 
     /// Successful publishes by an account since `since` (for quotas).
+    /// Targets of `account_id` due in `[from, to)` that are still going out or went out
+    /// (not cancelled, failed or missed), leaving out the post `except_post`.
+    pub fn targets_due_between(
+        &self,
+        account_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        except_post: Option<&str>,
+    ) -> Result<u32> {
+        self.read(|c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM targets WHERE account_id = ?1 AND due_at >= ?2 AND due_at < ?3
+                   AND state NOT IN ('cancelled', 'failed', 'missed', 'draft')
+                   AND post_id IS NOT ?4",
+                params![account_id, to_ms(from), to_ms(to), except_post],
+                |r| r.get(0),
+            )?;
+            Ok(n as u32)
+        })
+    }
+
     pub fn published_count(
         &self,
         account_id: &str,
