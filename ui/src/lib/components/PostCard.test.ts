@@ -56,6 +56,26 @@ describe('PostCard', () => {
     expect(screen.queryByRole('button', { name: 'Reschedule' })).toBeNull();
   });
 
+  it('shows what the network said with a success (a notice), and nothing without one', async () => {
+    let account: Account | undefined;
+    const h = await setup((b: MemoryBackend) => {
+      account = b.addAccount({ id: 'a_tt', network: 'bluesky', handle: 'me.bsky.social' });
+    });
+    const post = h.backend.insertPost({
+      id: 'p_notice',
+      content: { parts: [{ text: 'Held', media: [] }], variants: {}, first_comment: null, options: {} },
+      at: Date.parse('2099-12-01T08:30:00Z'),
+      accounts: [account as Account],
+      states: ['published'],
+      errors: [null],
+    });
+    const notice = 'scheduled on YouTube for 2099-12-01 09:30';
+    const target = post.targets[0];
+    if (target) target.progress = [{ remote_id: 'v1', url: null, extra: { notice } }];
+    h.render(PostCard, { post });
+    expect(screen.getByTestId('target-notice')).toHaveTextContent(notice);
+  });
+
   it('shows a refused action message on the card', async () => {
     const h = await card('scheduled');
     await h.backend.deletePost('p_card');
