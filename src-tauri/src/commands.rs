@@ -90,24 +90,32 @@ pub fn schedule_post(state: State<'_, AppState>, draft: Draft) -> R<Post> {
     )
 }
 
+/// Edits a post (and the copies a network holds until their time, there too).
 #[tauri::command]
-pub fn update_post(state: State<'_, AppState>, id: String, draft: Draft) -> R<Post> {
-    woke(&state, state.api.update_post(&id, &draft, Utc::now()))
+pub async fn update_post(state: State<'_, AppState>, id: String, draft: Draft) -> R<Post> {
+    let r = state
+        .api
+        .update_post_everywhere(&id, &draft, Utc::now())
+        .await;
+    woke(&state, r)
 }
 
 #[tauri::command]
-pub fn reschedule_post(state: State<'_, AppState>, id: String, at: String) -> R<Post> {
+pub async fn reschedule_post(state: State<'_, AppState>, id: String, at: String) -> R<Post> {
     let when = DraftWhen::At {
         local: at,
         zone: None,
     };
-    let r = state.api.reschedule_post(&id, &when, Utc::now());
+    let r = state
+        .api
+        .reschedule_post_everywhere(&id, &when, Utc::now())
+        .await;
     woke(&state, r.and_then(|_| post_of(&state, &id)))
 }
 
 #[tauri::command]
-pub fn cancel_post(state: State<'_, AppState>, id: String) -> R<Post> {
-    let r = state.api.cancel_post(&id, Utc::now());
+pub async fn cancel_post(state: State<'_, AppState>, id: String) -> R<Post> {
+    let r = state.api.cancel_post_everywhere(&id, Utc::now()).await;
     woke(&state, r.and_then(|_| post_of(&state, &id)))
 }
 

@@ -456,17 +456,28 @@ impl Ctx {
                 }
             }
             PostsCmd::Cancel { id } => {
-                let (cancelled, left) = api.cancel_post(&id, now)?;
+                let (cancelled, held, left) = if api.has_held_targets(&id, now)? {
+                    let full = self.api()?;
+                    runtime()?.block_on(full.cancel_post_everywhere(&id, now))?
+                } else {
+                    let (c, l) = api.cancel_post(&id, now)?;
+                    (c, 0, l)
+                };
                 let extra = if left > 0 {
                     format!("; {left} already went out or are going out now")
+                } else {
+                    String::new()
+                };
+                let held_note = if held > 0 {
+                    format!(" (and deleted {held} held on the network)")
                 } else {
                     String::new()
                 };
                 self.report(
                     &api,
                     &id,
-                    serde_json::json!({ "cancelled": cancelled, "not_cancelled": left }),
-                    format!("cancelled {cancelled} network(s){extra}"),
+                    serde_json::json!({ "cancelled": cancelled + held, "deleted_on_network": held, "not_cancelled": left }),
+                    format!("cancelled {} network(s){held_note}{extra}", cancelled + held),
                 )?;
             }
             PostsCmd::Retry { id, to } => {
@@ -488,14 +499,16 @@ impl Ctx {
                 )?;
             }
             PostsCmd::Reschedule { id, at, tz } => {
-                let (n, t) = api.reschedule_post(
-                    &id,
-                    &DraftWhen::At {
-                        local: at,
-                        zone: tz.clone(),
-                    },
-                    now,
-                )?;
+                let when = DraftWhen::At {
+                    local: at,
+                    zone: tz.clone(),
+                };
+                let (n, t) = if api.has_held_targets(&id, now)? {
+                    let full = self.api()?;
+                    runtime()?.block_on(full.reschedule_post_everywhere(&id, &when, now))?
+                } else {
+                    api.reschedule_post(&id, &when, now)?
+                };
                 let shown = api.zone(tz.as_deref())?;
                 self.report(
                     &api,

@@ -608,12 +608,33 @@ impl Outpost {
                 self.check_daily_caps(&accounts, at, zone, Some(id))?;
             }
         }
-        self.store.edit_post(id, &content, now)?;
+        let held: Vec<String> = Self::held_targets(&post, now)
+            .into_iter()
+            .map(|(t, _)| t.id)
+            .collect();
+        self.store.edit_post(id, &content, now, &held)?;
         if let DraftWhen::At { .. } | DraftWhen::Now = d.when {
             let (at, zone) = self.when_to_instant(&d.when, now)?;
             if let (Some(at), true) = (at, post.scheduled_at != at) {
                 self.store.reschedule_post(id, at, zone.name(), now)?;
             }
+        }
+        Ok(self.get_post(id)?.post)
+    }
+
+    /// Edits a post, and the copies networks hold until their time (hand-off) with it.
+    pub async fn update_post_everywhere(
+        &self,
+        id: &str,
+        d: &Draft,
+        now: DateTime<Utc>,
+    ) -> Result<Post, ApiError> {
+        let before = self.get_post(id)?.post;
+        let held = Self::held_targets(&before, now);
+        let post = self.update_post(id, d, now)?;
+        for (t, was) in held {
+            let at = post.scheduled_at.unwrap_or(was);
+            self.update_held_target(&post, &t, at, now).await?;
         }
         Ok(self.get_post(id)?.post)
     }
@@ -858,6 +879,130 @@ impl Outpost {
 
     pub fn cancel_post(&self, id: &str, now: DateTime<Utc>) -> Result<(usize, usize), ApiError> {
         Ok(self.store.cancel_post(id, now)?)
+    }
+
+    /// Targets a network holds until a time still ahead (hand-off: Facebook
+    /// `scheduled_publish_time`, YouTube `publishAt`), with that time.
+    fn held_targets(post: &Post, now: DateTime<Utc>) -> Vec<(outpost_core::Target, DateTime<Utc>)> {
+        post.targets
+            .iter()
+            .filter(|t| t.state == outpost_core::TargetState::Published)
+            .filter_map(|t| {
+                let at = t
+                    .progress
+                    .first()?
+                    .extra
+                    .get("scheduled_on_network")?
+                    .as_str()?
+                    .parse::<DateTime<Utc>>()
+                    .ok()?;
+                (at > now).then(|| (t.clone(), at))
+            })
+            .collect()
+    }
+
+    /// Whether a network holds a copy of the post until a time still ahead (hand-off): then
+    /// cancelling and rescheduling also change it there (and need the account's secrets).
+    pub fn has_held_targets(&self, id: &str, now: DateTime<Utc>) -> Result<bool, ApiError> {
+        Ok(!Self::held_targets(&self.get_post(id)?.post, now).is_empty())
+    }
+
+    /// Cancels a post everywhere: the targets still waiting here, and the copies a network
+    /// holds until their time (deleted there first). Returns (cancelled here, deleted on a
+    /// network, left).
+    pub async fn cancel_post_everywhere(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, usize, usize), ApiError> {
+        let post = self.get_post(id)?.post;
+        let mut deleted = 0;
+        for (t, _) in Self::held_targets(&post, now) {
+            let account = self.store.account(&t.account_id)?.ok_or_else(|| {
+                ApiError::failed(format!("{}: the account is gone", t.account_address))
+            })?;
+            let publisher = self.publishers().get(&t.network).cloned().ok_or_else(|| {
+                ApiError::failed(format!("{}: not supported", t.network.display_name()))
+            })?;
+            let remote = t.remote_id.clone().unwrap_or_default();
+            publisher
+                .delete_held(&account, &remote)
+                .await
+                .map_err(|e| ApiError::failed(e.message))?;
+            self.store.cancel_held_target(&t.id, now)?;
+            tracing::info!(post_id = %id, network = %t.network, account = %t.account_address, "held post deleted on the network");
+            deleted += 1;
+        }
+        let (cancelled, left) = self.store.cancel_post(id, now)?;
+        Ok((cancelled, deleted, left))
+    }
+
+    /// Moves a post: the targets waiting here, and the copies a network holds (updated there).
+    pub async fn reschedule_post_everywhere(
+        &self,
+        id: &str,
+        when: &DraftWhen,
+        now: DateTime<Utc>,
+    ) -> Result<(usize, DateTime<Utc>), ApiError> {
+        let post = self.get_post(id)?.post;
+        let held = Self::held_targets(&post, now);
+        let (moved, at) = if held.len() == post.targets.len() {
+            let (at, _) = self.when_to_instant(when, now)?;
+            (
+                0,
+                at.ok_or_else(|| ApiError::invalid("--at: give a time to reschedule to"))?,
+            )
+        } else {
+            self.reschedule_post(id, when, now)?
+        };
+        let mut post_now = post.clone();
+        post_now.scheduled_at = Some(at);
+        for (t, _) in held {
+            self.update_held_target(&post_now, &t, at, now).await?;
+        }
+        Ok((moved, at))
+    }
+
+    /// Sends the post's current content and time to the network holding target `t`.
+    async fn update_held_target(
+        &self,
+        post: &Post,
+        t: &outpost_core::Target,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let account = self.store.account(&t.account_id)?.ok_or_else(|| {
+            ApiError::failed(format!("{}: the account is gone", t.account_address))
+        })?;
+        let publisher = self.publishers().get(&t.network).cloned().ok_or_else(|| {
+            ApiError::failed(format!("{}: not supported", t.network.display_name()))
+        })?;
+        let parts = post.content.parts_for(t.network);
+        let Some(part) = parts.first() else {
+            return Ok(());
+        };
+        let options = post.content.options_for(t.network, &t.account_address);
+        let remote = t.remote_id.clone().unwrap_or_default();
+        let req = outpost_networks::PartRequest {
+            post_id: &post.id,
+            target_id: &t.id,
+            account: &account,
+            part_index: 0,
+            part,
+            previous: &[],
+            client_handle: None,
+            intent_at: now,
+            options: &options,
+            first_comment: post.content.first_comment.as_deref(),
+            scheduled_at: Some(at),
+        };
+        let updated = publisher
+            .update_held(&req, &remote)
+            .await
+            .map_err(|e| ApiError::failed(e.message))?;
+        self.store.update_held_target(&t.id, &updated, at, now)?;
+        tracing::info!(post_id = %post.id, network = %t.network, account = %t.account_address, "held post updated on the network");
+        Ok(())
     }
 
     pub fn retry_post(

@@ -1016,6 +1016,54 @@ impl Store {
         Ok(r)
     }
 
+    /// A post the network was holding until its time (hand-off) was deleted there: the target
+    /// is cancelled.
+    pub fn cancel_held_target(&self, target_id: &str, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| {
+            let t = load_target(tx, target_id)?;
+            tx.execute(
+                "UPDATE targets SET state = 'cancelled', updated_at = ?2 WHERE id = ?1 AND state = 'published'",
+                params![target_id, to_ms(now)],
+            )?;
+            refresh_post(tx, &t.post_id, now)?;
+            Ok(())
+        })?;
+        self.signal_change();
+        Ok(())
+    }
+
+    /// A held post was changed on the network (new text or time): its published part is
+    /// replaced and its due time moved.
+    pub fn update_held_target(
+        &self,
+        target_id: &str,
+        part: &PublishedPart,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            let t = load_target(tx, target_id)?;
+            let progress = serde_json::to_string(&vec![part.clone()])
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "UPDATE targets SET progress = ?2, remote_id = ?3, remote_url = ?4, due_at = ?5, updated_at = ?6
+                 WHERE id = ?1 AND state = 'published'",
+                params![
+                    target_id,
+                    progress,
+                    part.remote_id,
+                    part.url,
+                    to_ms(due_at),
+                    to_ms(now)
+                ],
+            )?;
+            refresh_post(tx, &t.post_id, now)?;
+            Ok(())
+        })?;
+        self.signal_change();
+        Ok(())
+    }
+
     /// Deletes a post. Refused while a runner is sending it.
     pub fn delete_post(&self, id: &str) -> Result<()> {
         self.write(|tx| {
@@ -1070,15 +1118,28 @@ impl Store {
         Ok(n)
     }
 
-    /// Replaces a post's content. Only while nothing of it has gone out or is going out.
-    pub fn edit_post(&self, id: &str, content: &PostContent, now: DateTime<Utc>) -> Result<()> {
+    /// Replaces a post's content. Only while nothing of it has gone out or is going out —
+    /// except the targets in `held`: published copies a network holds until their time, which
+    /// the caller updates there.
+    pub fn edit_post(
+        &self,
+        id: &str,
+        content: &PostContent,
+        now: DateTime<Utc>,
+        held: &[String],
+    ) -> Result<()> {
         self.write(|tx| {
             require_post(tx, id)?;
-            let started: i64 = tx.query_row(
-                "SELECT count(*) FROM targets WHERE post_id = ?1 AND (lease_owner IS NOT NULL OR state IN ('sending','processing','published','unconfirmed'))",
-                [id],
-                |r| r.get(0),
+            let mut st = tx.prepare(
+                "SELECT id FROM targets WHERE post_id = ?1 AND (lease_owner IS NOT NULL OR state IN ('sending','processing','published','unconfirmed'))",
             )?;
+            let started = st
+                .query_map([id], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|t| !held.contains(t))
+                .count();
+            drop(st);
             if started > 0 {
                 return Err(StoreError::Conflict(format!(
                     "post {id} has already gone out (or is going out) on some networks — it can no longer be edited"

@@ -607,7 +607,7 @@ impl Sim {
                     }],
                     ..Default::default()
                 };
-                let _ = self.s.edit_post(&id, &content, now);
+                let _ = self.s.edit_post(&id, &content, now, &[]);
             }
             Op::Cancel { post } => {
                 let id = self.posts[*post as usize % self.posts.len()].clone();
