@@ -71,9 +71,11 @@ describe('PostCard', () => {
     });
     const notice = 'scheduled on YouTube for 2099-12-01 09:30';
     const target = post.targets[0];
-    if (target) target.progress = [{ remote_id: 'v1', url: null, extra: { notice } }];
+    if (target) target.progress = [{ remote_id: 'v1', url: null, extra: { notice, scheduled_on_network: '2099-12-01T09:30:00Z' } }];
     h.render(PostCard, { post });
     expect(screen.getByTestId('target-notice')).toHaveTextContent(notice);
+    // Held by the network until a time still ahead: not "Posted" yet.
+    expect(document.querySelector('[data-target-state="published"] .badge')).toHaveTextContent('Scheduled on Bluesky');
   });
 
   it('shows a refused action message on the card', async () => {
