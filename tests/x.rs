@@ -329,6 +329,16 @@ async fn an_expired_token_is_refreshed_with_rotation_and_the_post_goes_out() {
     assert_eq!(x.x.tweets()[0].author_id, user.id);
     let acc = x.m.json(&["accounts", "list"]).await;
     assert_eq!(acc["accounts"][0]["status"], "active");
+    // Tokens live in the secret store only: not in the database, its WAL or the JSON logs.
+    for (path, bytes) in x.m.all_files() {
+        if path.file_name().is_some_and(|n| n == "secrets.enc") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in [tokens.access_token.as_str(), old.as_str()] {
+            assert!(!text.contains(secret), "a token is in {}", path.display());
+        }
+    }
     // A second post works with the rotated tokens (they were saved).
     let id2 = x.m.post(&["and again", "--to", "x:dave", "--now"]).await;
     x.agent_once().await;
