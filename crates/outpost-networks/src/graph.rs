@@ -156,7 +156,10 @@ fn class_of(
     match code {
         // Token dead, user must act, or permissions removed.
         190 | 102 => return ErrorClass::Reauth,
-        10 | 200..=299 if network == Network::Facebook => return ErrorClass::Reauth,
+        // Permission missing or removed (re-consent): Facebook and Threads.
+        10 | 200..=299 if matches!(network, Network::Facebook | Network::Threads) => {
+            return ErrorClass::Reauth
+        }
         // Throttling.
         4 if network == Network::Instagram && sub == 2207051 => {
             // Spam block: a long wait.

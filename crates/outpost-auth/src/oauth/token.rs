@@ -206,8 +206,17 @@ pub fn parse_token_response(
             now,
         ));
     }
+    // Meta's token endpoints answer `{"error_message": …}` or a Graph envelope
+    // `{"error": {"message": …}}`.
+    let graph_message = root
+        .and_then(|v| v.get("error"))
+        .and_then(|e| e.get("message"))
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let description = text("error_description")
         .or_else(|| text("message"))
+        .or_else(|| text("error_message"))
+        .or(graph_message)
         .map(clean)
         .unwrap_or_default();
     let code = error.map(clean).unwrap_or_else(|| format!("HTTP {status}"));
@@ -316,6 +325,18 @@ mod tests {
             parse_token_response(200, "<html>", None, now(), &[]),
             Err(OAuthError::Malformed(_))
         ));
+        // Meta's flat and Graph shapes carry the reason.
+        let OAuthError::Revoked(m) = parse_token_response(
+            400,
+            r#"{"error_type":"OAuthException","code":400,"error_message":"Matching code was not found or was already used"}"#,
+            None,
+            now(),
+            &[],
+        )
+        .unwrap_err() else {
+            panic!("revoked")
+        };
+        assert!(m.contains("Matching code was not found"), "{m}");
         // TikTok puts errors in the envelope with HTTP 200.
         assert!(matches!(
             parse_token_response(
