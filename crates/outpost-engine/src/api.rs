@@ -580,6 +580,9 @@ impl Outpost {
             },
             now,
         )?;
+        if !matches!(d.when, DraftWhen::Draft) {
+            self.dispatch_hand_offs(&id, now)?;
+        }
         let post = self.get_post(&id)?.post;
         Ok(Scheduled { post, warnings })
     }
@@ -618,6 +621,7 @@ impl Outpost {
             if let (Some(at), true) = (at, post.scheduled_at != at) {
                 self.store.reschedule_post(id, at, zone.name(), now)?;
             }
+            self.dispatch_hand_offs(id, now)?;
         }
         Ok(self.get_post(id)?.post)
     }
@@ -901,6 +905,35 @@ impl Outpost {
             .collect()
     }
 
+    /// Targets the user asked a network to hold until the scheduled time (`hand_off` on
+    /// Facebook or YouTube) are handed over now, ahead of that time: the network then
+    /// publishes even if this computer is off.
+    fn dispatch_hand_offs(&self, id: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+        let post = self.get_post(id)?.post;
+        if post.scheduled_at.is_none_or(|at| at <= now) {
+            return Ok(());
+        }
+        let ids: Vec<String> = post
+            .targets
+            .iter()
+            .filter(|t| matches!(t.network, Network::Facebook | Network::YouTube))
+            .filter(|t| t.state == outpost_core::TargetState::Scheduled)
+            .filter(|t| {
+                post.content
+                    .options_for(t.network, &t.account_address)
+                    .get("hand_off")
+                    .and_then(|v| v.as_bool())
+                    == Some(true)
+            })
+            .map(|t| t.id.clone())
+            .collect();
+        if !ids.is_empty() {
+            let n = self.store.dispatch_now(&ids, now)?;
+            tracing::info!(post_id = %id, count = n, "handing off to the network ahead of time");
+        }
+        Ok(())
+    }
+
     /// Whether a network holds a copy of the post until a time still ahead (hand-off): then
     /// cancelling and rescheduling also change it there (and need the account's secrets).
     pub fn has_held_targets(&self, id: &str, now: DateTime<Utc>) -> Result<bool, ApiError> {
@@ -1056,7 +1089,9 @@ impl Outpost {
             .filter_map(|t| self.store.account(&t.account_id).ok().flatten())
             .collect();
         self.check_daily_caps(&accounts, at, zone, Some(id))?;
-        Ok((self.store.reschedule_post(id, at, zone.name(), now)?, at))
+        let moved = self.store.reschedule_post(id, at, zone.name(), now)?;
+        self.dispatch_hand_offs(id, now)?;
+        Ok((moved, at))
     }
 
     /// X's per-account daily cap (the original system allowed 2 a day; X's Free tier takes 17

@@ -395,6 +395,14 @@ impl Outpost {
             let _ = OAuthTokens::delete(&**self.secrets(), &account.id);
             return Err(e.into());
         }
+        // Credentials the network derived while identifying the account (Facebook's
+        // long-lived and Page tokens) move under it now, and its expiry is what they say.
+        if publisher.adopt(&account).await.map_err(network_error)? {
+            if let Some(t) = OAuthTokens::load(&**self.secrets(), &account.id)? {
+                self.store().set_token_expiry(&account.id, t.expires_at)?;
+            }
+        }
+        let account = self.store().account(&account.id)?.unwrap_or(account);
         tracing::info!(network = %network, account = %account.address(), reconnected, "account connected");
         Ok(ConnectResult {
             account,

@@ -5,10 +5,13 @@
 //! happened; the dispatcher decides what to do next.
 
 pub mod bluesky;
+pub mod facebook;
 pub mod graph;
 pub mod http;
 pub mod linkedin;
 pub mod pinterest;
+pub mod threads;
+pub mod tiktok;
 pub mod x;
 
 use async_trait::async_trait;
@@ -199,6 +202,14 @@ pub trait Publisher: Send + Sync {
         ))
     }
 
+    /// Called once an account connected by OAuth exists (it has its id): networks that
+    /// exchanged or derived credentials while identifying it (Facebook's long-lived user and
+    /// Page tokens) move them under the account here. Returns whether anything changed.
+    async fn adopt(&self, account: &Account) -> Result<bool, PublishError> {
+        let _ = account;
+        Ok(false)
+    }
+
     /// Account-level choices of kind `kind` (`"boards"`, `"organizations"`); none by default.
     async fn choices(&self, account: &Account, kind: &str) -> Result<Vec<Choice>, PublishError> {
         let _ = (account, kind);
@@ -222,6 +233,18 @@ pub fn publishers(secrets: Arc<dyn SecretStore>) -> HashMap<Network, Arc<dyn Pub
     map.insert(
         Network::Pinterest,
         Arc::new(pinterest::Pinterest::from_env(secrets.clone())),
+    );
+    map.insert(
+        Network::TikTok,
+        Arc::new(tiktok::TikTok::from_env(secrets.clone())),
+    );
+    map.insert(
+        Network::Threads,
+        Arc::new(threads::Threads::from_env(secrets.clone())),
+    );
+    map.insert(
+        Network::Facebook,
+        Arc::new(facebook::Facebook::from_env(secrets.clone())),
     );
     map
 }

@@ -1016,6 +1016,26 @@ impl Store {
         Ok(r)
     }
 
+    /// Makes waiting targets due now (hand-off: a network that holds the post until its time
+    /// must get it ahead of that time). Returns how many moved.
+    pub fn dispatch_now(&self, target_ids: &[String], now: DateTime<Utc>) -> Result<usize> {
+        let n = self.write(|tx| {
+            let mut n = 0;
+            for id in target_ids {
+                n += tx.execute(
+                    "UPDATE targets SET next_attempt_at = ?2, updated_at = ?2
+                     WHERE id = ?1 AND state = 'scheduled' AND lease_owner IS NULL",
+                    params![id, to_ms(now)],
+                )?;
+            }
+            Ok(n)
+        })?;
+        if n > 0 {
+            self.signal_change();
+        }
+        Ok(n)
+    }
+
     /// A post the network was holding until its time (hand-off) was deleted there: the target
     /// is cancelled.
     pub fn cancel_held_target(&self, target_id: &str, now: DateTime<Utc>) -> Result<()> {
@@ -1233,7 +1253,7 @@ impl Store {
         self.read(|c| {
             let due: Option<i64> = c.query_row(
                 "SELECT min(next_attempt_at) FROM targets WHERE state IN ('scheduled','processing') AND lease_owner IS NULL
-                   AND (?1 IS NULL OR due_at <= ?1)",
+                   AND (?1 IS NULL OR due_at <= ?1 OR next_attempt_at < due_at)",
                 [opt_ms(due_before)],
                 |r| r.get(0),
             )?;
@@ -1311,7 +1331,7 @@ impl Store {
                       AND lease_owner IS NULL
                       AND COALESCE(account_id, '') NOT IN (SELECT value FROM json_each(?4))
                       AND network NOT IN (SELECT value FROM json_each(?5))
-                      AND (?7 IS NULL OR due_at <= ?7)
+                      AND (?7 IS NULL OR due_at <= ?7 OR next_attempt_at < due_at)
                     ORDER BY next_attempt_at
                     LIMIT ?6)
                  RETURNING id",

@@ -12,9 +12,12 @@
 
 pub mod bluesky;
 pub mod common;
+pub mod facebook;
 pub mod linkedin;
 pub mod media;
 pub mod pinterest;
+pub mod tiktok;
+pub mod threads;
 pub mod x;
 
 pub use common::{Listener, RecordedRequest};
