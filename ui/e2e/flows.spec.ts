@@ -146,11 +146,12 @@ test('status bar: pause and resume; a clear warning when no dispatcher runs', as
   await shot(page, '10-no-dispatcher');
 });
 
-test('accounts: connect Bluesky with an app password; other networks are coming soon', async ({ page }) => {
+test('accounts: connect Bluesky with an app password; every other network connects in the browser', async ({ page }) => {
   await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/accounts`);
-  // X, LinkedIn and Pinterest connect in the browser now (flows below); Facebook and others wait.
-  await expect(page.locator('[data-network="facebook"] button', { hasText: 'Coming soon' })).toBeDisabled();
-  await expect(page.getByRole('button', { name: 'Connect X account' })).toBeEnabled();
+  await expect(page.getByRole('button', { name: 'Coming soon' })).toHaveCount(0);
+  for (const name of ['X', 'LinkedIn', 'Pinterest', 'Facebook', 'Instagram', 'Threads', 'TikTok', 'YouTube']) {
+    await expect(page.getByRole('button', { name: `Connect ${name} account` })).toBeEnabled();
+  }
   await expect(page.locator('[data-account-id="a_studio"]')).toContainText('Needs reconnect');
   await shot(page, '11-accounts');
   await page.getByRole('button', { name: 'Connect Bluesky account' }).click();
@@ -271,6 +272,122 @@ test('compose: a pin needs a board — the error blocks Schedule until one is ch
   expect(options).toEqual({
     'pinterest:alicemakes': { board_id: '549755885175', title: 'Walnut side table', link: 'https://example.com/table' },
   });
+});
+
+test('accounts: connect TikTok through a relay page and the pasted address', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=0#/settings`);
+  const clientId = page.getByLabel('TikTok client id');
+  await clientId.fill('tiktok-client-key');
+  await page.getByLabel('TikTok client secret').fill('tiktok-secret');
+  const cred = page.locator('form.cred', { has: clientId });
+  await cred.getByRole('button', { name: 'Save' }).click();
+  await expect(cred.getByRole('status')).toHaveText('Saved.');
+
+  await page.getByRole('link', { name: /^Accounts/ }).click();
+  await page.getByRole('button', { name: 'Connect TikTok account' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Connect your TikTok account' });
+  // TikTok sends the browser back to an https address: the relay page is asked for first.
+  await expect(dialog.getByTestId('https-line')).toContainText('TikTok sends you back to an https address');
+  const relay = 'https://alice.github.io/oauth-relay.html';
+  await dialog.getByLabel(/Relay page address/).fill(relay);
+  await shot(page, '17-connect-tiktok-relay');
+  await dialog.getByRole('button', { name: 'Open TikTok' }).click();
+  await expect(dialog.getByTestId('connect-waiting')).toHaveText('Waiting for TikTok…');
+  await expect(dialog.getByTestId('https-line')).toHaveText('TikTok sends you back to an https address: paste the address you end up on here.');
+  const url = new URL(await dialog.getByTestId('authorize-url').inputValue());
+  expect(url.origin + url.pathname).toBe('https://www.tiktok.com/v2/auth/authorize/');
+  expect(url.searchParams.get('client_key')).toBe('tiktok-client-key');
+  expect(url.searchParams.get('redirect_uri')).toBe(relay);
+  const state = url.searchParams.get('state') ?? '';
+  const pasted = dialog.getByLabel('Paste the address you were sent to');
+  await pasted.fill(`${relay}?code=demo-code&scopes=user.info.basic%2Cvideo.publish&state=${state}`);
+  await shot(page, '17-connect-tiktok');
+  await dialog.getByRole('button', { name: 'Use this address' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(page.getByText('Connected tiktok:me')).toBeVisible();
+  await expect(page.locator('[data-network="tiktok"] .account', { hasText: 'tiktok:me' })).toContainText('Active');
+});
+
+test('compose: a TikTok video needs who can watch and fits the account; YouTube gets a title and hands off', async ({ page }) => {
+  await page.goto(`/?seed=demo&zone=${ZONE}&tick=300#/compose`);
+  const pick = (path: string, secs: number) =>
+    page.evaluate(
+      ([p, d]) =>
+        (window as unknown as { __outpost: { queuePick(m: object): void } }).__outpost.queuePick({
+          mime: 'video/mp4',
+          path: p,
+          bytes: 84_000_000,
+          width: 1080,
+          height: 1920,
+          duration_secs: d,
+        }),
+      [path, secs] as const,
+    );
+  await page.getByRole('textbox', { name: 'Text', exact: true }).fill('Walnut side table, start to finish\nRough boards to oil finish. #woodworking');
+  await page.getByRole('checkbox', { name: /bluesky:alice\.bsky\.social/ }).uncheck();
+  await page.getByRole('checkbox', { name: /tiktok:alice\.makes/ }).check();
+  await pick('/Videos/walnut-table-full.mp4', 750);
+  await page.getByRole('button', { name: 'Add media…' }).click();
+
+  const checks = page.getByTestId('checks');
+  const tiktok = page.getByRole('group', { name: 'Options for tiktok:alice.makes' });
+  await expect(tiktok.getByTestId('tiktok-max')).toHaveText('Videos up to 10 min for this account');
+  await expect(checks).toContainText('TikTok: choose who can watch this video for tiktok:alice.makes');
+  await expect(checks).toContainText(
+    'TikTok: walnut-table-full.mp4 is 12 min 30 s long; this account can post videos up to 10 min — trim it',
+  );
+  const submit = page.getByTestId('submit');
+  await expect(submit).toBeDisabled();
+  const who = tiktok.getByLabel('Who can watch this video');
+  await expect(who).toHaveAttribute('aria-invalid', 'true');
+  await who.selectOption({ label: 'Only me' });
+  await expect(checks).not.toContainText('choose who can watch');
+  await expect(checks).toContainText('this account can post videos up to 10 min');
+  await expect(submit).toBeDisabled();
+  await page.getByRole('button', { name: 'Remove walnut-table-full.mp4' }).click();
+  await pick('/Videos/walnut-table.mp4', 312);
+  await page.getByRole('button', { name: 'Add media…' }).click();
+  await expect(checks).not.toContainText('trim it');
+
+  await page.getByRole('checkbox', { name: /youtube:alicemakes/ }).check();
+  const youtube = page.getByRole('group', { name: 'Options for youtube:alicemakes' });
+  const title = youtube.getByLabel('Title');
+  await expect(title).toHaveAttribute('placeholder', 'Walnut side table, start to finish');
+  await title.fill('Walnut side table — start to finish');
+  await youtube.getByLabel(/Tags/).fill('woodworking, walnut, #sidetable');
+  await expect(youtube.getByLabel("No, it's not made for kids")).toBeChecked();
+  const handOff = youtube.getByLabel('Let YouTube publish it at the scheduled time');
+  await expect(handOff).toBeChecked();
+  await page.getByTestId('schedule-at').fill(`${dateIn(ZONE, 3)}T18:00`);
+  await expect(checks).toContainText('Ready for TikTok, YouTube');
+  await expect(submit).toBeEnabled();
+  await page.getByRole('tab', { name: 'YouTube' }).click();
+  // The video and both networks' options in view.
+  await page.getByTestId('media-zone-0').evaluate((el) => {
+    el.scrollIntoView({ block: 'start' });
+    window.scrollBy(0, -8);
+  });
+  await shot(page, '18-video-options');
+
+  await submit.click();
+  await expect(page.getByText(/Scheduled for/)).toBeVisible();
+  const stored = await page.evaluate(() => {
+    const b = (window as unknown as { __outpost: { posts: Map<string, { id: string; content: { parts: { text: string }[]; options: unknown } }> } }).__outpost;
+    const p = [...b.posts.values()].find((x) => x.content.parts[0]?.text.startsWith('Walnut side table, start'));
+    return { id: p?.id, options: p?.content.options };
+  });
+  expect(stored.options).toEqual({
+    'tiktok:alice.makes': { privacy_level: 'SELF_ONLY' },
+    'youtube:alicemakes': { made_for_kids: false, title: 'Walnut side table — start to finish', tags: ['woodworking', 'walnut', 'sidetable'] },
+  });
+  // YouTube takes the video now and holds it until its time; TikTok waits here.
+  const card = page.getByTestId('queue-list').locator(`article[data-post-id="${stored.id}"]`);
+  await expect(card.locator('[data-network="youtube"] .badge')).toHaveText('Scheduled on YouTube');
+  await expect(card.locator('[data-network="tiktok"] .badge')).toHaveText('Scheduled');
+  await expect(card.locator('header .status')).toHaveText('Scheduled');
+  await expect(card.getByTestId('target-held')).toContainText('YouTube has it and publishes it at this time, even if this computer is off.');
+  await card.scrollIntoViewIfNeeded();
+  await shot(page, '19-video-card-held');
 });
 
 test('settings: time zone moves the calendar; secrets are write-only', async ({ page }) => {

@@ -209,7 +209,8 @@ pub fn limits(network: Network) -> Limits {
             max_videos: 10,
             image_max_bytes: 8 * MB,
             video_max_bytes: 300 * MB,
-            image_mimes: &["image/jpeg", "image/png"],
+            // instagram.md "Limits": JPEG only (PNG is refused by the API).
+            image_mimes: &["image/jpeg"],
             requires_media: true,
             source: "instagram.md: caption 2,200; carousel 2-10",
             // instagram.md "Limits": image aspect 4:5 to 1.91:1, width ≥ 320 (scaled up to 1440);
@@ -272,7 +273,6 @@ pub fn limits(network: Network) -> Limits {
             source: "youtube.md: description 5,000 bytes",
             text_count: TextCount::Chars,
             text_bytes_max: Some(5000),
-            supports_first_comment: true,
             ..base
         },
     }
@@ -651,6 +651,112 @@ pub fn validate_options(
             message: format!("{}: {message}", network.display_name()),
         })
     };
+    // Yes/no options must be booleans.
+    let flags: &[&str] = match network {
+        Network::TikTok => &["disable_comment", "disable_duet", "disable_stitch"],
+        Network::YouTube => &["made_for_kids", "hand_off", "notify_subscribers"],
+        Network::Facebook => &["hand_off", "reel"],
+        _ => &[],
+    };
+    for key in flags {
+        if let Some(v) = options
+            .get(*key)
+            .filter(|v| !v.is_null() && !v.is_boolean())
+        {
+            error(key, format!("the option {key} is {v}; use true or false"));
+        }
+    }
+    if network == Network::TikTok {
+        const LEVELS: [&str; 4] = [
+            "PUBLIC_TO_EVERYONE",
+            "MUTUAL_FOLLOW_FRIENDS",
+            "FOLLOWER_OF_CREATOR",
+            "SELF_ONLY",
+        ];
+        let inbox = options.get("mode").and_then(|v| v.as_str()) == Some("inbox");
+        match options.get("mode") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(m)) if m == "direct" || m == "inbox" => {}
+            Some(serde_json::Value::String(m)) => error(
+                "mode",
+                format!("the option mode is {m:?}; use direct (post now) or inbox (send to the TikTok inbox as a draft)"),
+            ),
+            Some(v) => error("mode", format!("the option mode is {v}; it must be text")),
+        }
+        match options.get("privacy_level") {
+            None | Some(serde_json::Value::Null) if !inbox => error(
+                "privacy_level",
+                format!("choose who can watch this video for {address}"),
+            ),
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(p)) if LEVELS.contains(&p.as_str()) => {}
+            Some(serde_json::Value::String(p)) => error(
+                "privacy_level",
+                format!(
+                    "the option privacy_level is {p:?}; use one of {}",
+                    LEVELS.join(", ")
+                ),
+            ),
+            Some(v) => error(
+                "privacy_level",
+                format!("the option privacy_level is {v}; it must be text"),
+            ),
+        }
+    }
+    if network == Network::YouTube {
+        if let Some(t) = text("title") {
+            if t.contains(['<', '>']) {
+                error(
+                    "title",
+                    "the title contains < or >, which YouTube refuses — remove them".into(),
+                );
+            }
+            let n = t.chars().count();
+            if n > 100 {
+                error(
+                    "title",
+                    format!(
+                        "the title is {n} characters; the limit is 100 — shorten it by {}",
+                        n - 100
+                    ),
+                );
+            }
+        }
+        match options.get("privacy") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::String(p))
+                if matches!(p.as_str(), "public" | "unlisted" | "private") => {}
+            Some(serde_json::Value::String(p)) => error(
+                "privacy",
+                format!("the option privacy is {p:?}; use public, unlisted or private"),
+            ),
+            Some(v) => error(
+                "privacy",
+                format!("the option privacy is {v}; it must be text"),
+            ),
+        }
+        if let Some(tags) = options.get("tags").and_then(|v| v.as_array()) {
+            let tags: Vec<&str> = tags.iter().filter_map(|t| t.as_str()).collect();
+            if let Some(bad) = tags.iter().find(|t| t.contains(['<', '>'])) {
+                error(
+                    "tags",
+                    format!("the tag {bad:?} contains < or >, which YouTube refuses — remove them"),
+                );
+            }
+            // YouTube counts the commas between tags, and quotes around tags with spaces.
+            let n: usize = tags
+                .iter()
+                .map(|t| t.chars().count() + if t.contains(' ') { 2 } else { 0 })
+                .sum::<usize>()
+                + tags.len().saturating_sub(1);
+            if n > 500 {
+                error(
+                    "tags",
+                    format!("the tags take {n} characters (commas, and quotes around tags with spaces, count); the limit is 500 — remove some tags"),
+                );
+            }
+        }
+    }
     if network == Network::Pinterest {
         if text("board_id").is_none() {
             error(
@@ -969,6 +1075,52 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].severity, Severity::Warning);
         assert_eq!(w[0].field, "first_comment");
+    }
+
+    #[test]
+    fn tiktok_and_youtube_options_are_checked_with_the_composers_messages() {
+        let msgs = |n: Network, o: serde_json::Value| -> Vec<String> {
+            validate_options(n, "tiktok:me", &o)
+                .into_iter()
+                .map(|f| format!("{}|{}", f.field, f.message))
+                .collect()
+        };
+        assert_eq!(
+            msgs(Network::TikTok, serde_json::json!({})),
+            ["privacy_level|TikTok: choose who can watch this video for tiktok:me"]
+        );
+        assert!(msgs(Network::TikTok, serde_json::json!({"mode": "inbox"})).is_empty());
+        assert!(msgs(
+            Network::TikTok,
+            serde_json::json!({"privacy_level": "SELF_ONLY", "disable_duet": true})
+        )
+        .is_empty());
+        assert_eq!(
+            msgs(Network::TikTok, serde_json::json!({"privacy_level": "FRIENDS", "mode": "later", "disable_comment": "yes"})),
+            [
+                "disable_comment|TikTok: the option disable_comment is \"yes\"; use true or false",
+                "mode|TikTok: the option mode is \"later\"; use direct (post now) or inbox (send to the TikTok inbox as a draft)",
+                "privacy_level|TikTok: the option privacy_level is \"FRIENDS\"; use one of PUBLIC_TO_EVERYONE, MUTUAL_FOLLOW_FRIENDS, FOLLOWER_OF_CREATOR, SELF_ONLY",
+            ]
+        );
+        let long = "t".repeat(103);
+        assert_eq!(
+            msgs(Network::YouTube, serde_json::json!({"title": format!("<b>{long}"), "privacy": "friends", "tags": ["a<b"]})),
+            [
+                "title|YouTube: the title contains < or >, which YouTube refuses — remove them",
+                "title|YouTube: the title is 106 characters; the limit is 100 — shorten it by 6",
+                "privacy|YouTube: the option privacy is \"friends\"; use public, unlisted or private",
+                "tags|YouTube: the tag \"a<b\" contains < or >, which YouTube refuses — remove them",
+            ]
+        );
+        let many: Vec<String> = (0..60).map(|i| format!("tag number {i}")).collect();
+        assert!(msgs(Network::YouTube, serde_json::json!({"tags": many}))[0]
+            .contains("the limit is 500"));
+        assert!(msgs(
+            Network::Facebook,
+            serde_json::json!({"hand_off": true, "reel": false})
+        )
+        .is_empty());
     }
 
     #[test]

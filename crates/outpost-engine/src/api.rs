@@ -979,12 +979,16 @@ impl Outpost {
     ) -> Result<(usize, DateTime<Utc>), ApiError> {
         let post = self.get_post(id)?.post;
         let held = Self::held_targets(&post, now);
-        let (moved, at) = if held.len() == post.targets.len() {
-            let (at, _) = self.when_to_instant(when, now)?;
-            (
-                0,
-                at.ok_or_else(|| ApiError::invalid("--at: give a time to reschedule to"))?,
-            )
+        let waiting = post
+            .targets
+            .iter()
+            .filter(|t| !t.state.is_terminal())
+            .count();
+        let (moved, at) = if waiting == 0 && !held.is_empty() {
+            let (at, zone) = self.when_to_instant(when, now)?;
+            let at = at.ok_or_else(|| ApiError::invalid("--at: give a time to reschedule to"))?;
+            self.store.set_post_time(id, at, zone.name(), now)?;
+            (0, at)
         } else {
             self.reschedule_post(id, when, now)?
         };

@@ -521,6 +521,21 @@ async fn run(
                 if let Some(obj) = next.as_object_mut() {
                     obj.insert("part".into(), serde_json::json!(i));
                 }
+                // An upload that moves forward is not stuck: the processing time-out counts
+                // from its last progress (a 4 GB video needs more than 30 minutes on a slow
+                // line), not from its first chunk.
+                let offset = |p: Option<&serde_json::Value>| {
+                    p.and_then(|p| p.get("offset")).and_then(|v| v.as_u64())
+                };
+                let progressed = match (offset(phase.as_ref()), offset(Some(&next))) {
+                    (Some(before), Some(after)) => after > before,
+                    (None, Some(after)) => after > 0,
+                    _ => false,
+                };
+                if progressed {
+                    let (id, r) = (target.id.clone(), inner.runner_id.clone());
+                    blocking(store, move |s| s.restart_processing_clock(&id, &r)).await?;
+                }
                 blocking(store, move |s| {
                     s.finish_attempt(
                         attempt_id,

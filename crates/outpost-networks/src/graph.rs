@@ -156,8 +156,13 @@ fn class_of(
     match code {
         // Token dead, user must act, or permissions removed.
         190 | 102 => return ErrorClass::Reauth,
-        // Permission missing or removed (re-consent): Facebook and Threads.
-        10 | 200..=299 if matches!(network, Network::Facebook | Network::Threads) => {
+        // Permission missing or removed (re-consent).
+        10 | 200..=299
+            if matches!(
+                network,
+                Network::Facebook | Network::Threads | Network::Instagram
+            ) =>
+        {
             return ErrorClass::Reauth
         }
         // Throttling.
@@ -175,7 +180,14 @@ fn class_of(
     if network == Network::Instagram {
         match (code, sub) {
             (24, 2207006) | (25, 2207050) => return ErrorClass::Reauth,
-            (-2, 2207003) | (-1, 2207001) | (-1, 2207032) | (24, 2207008) => {
+            // 9007/2207027: the container is not ready yet — keep polling; -1/2207053: an
+            // unknown upload error, worth a new attempt.
+            (-2, 2207003)
+            | (-1, 2207001)
+            | (-1, 2207032)
+            | (24, 2207008)
+            | (9007, 2207027)
+            | (-1, 2207053) => {
                 return ErrorClass::Transient {
                     retry_after: Some(Duration::from_secs(30)),
                 }

@@ -8,11 +8,13 @@ pub mod bluesky;
 pub mod facebook;
 pub mod graph;
 pub mod http;
+pub mod instagram;
 pub mod linkedin;
 pub mod pinterest;
 pub mod threads;
 pub mod tiktok;
 pub mod x;
+pub mod youtube;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -241,6 +243,14 @@ pub fn publishers(secrets: Arc<dyn SecretStore>) -> HashMap<Network, Arc<dyn Pub
     map.insert(
         Network::Threads,
         Arc::new(threads::Threads::from_env(secrets.clone())),
+    );
+    map.insert(
+        Network::Instagram,
+        Arc::new(instagram::Instagram::from_env(secrets.clone())),
+    );
+    map.insert(
+        Network::YouTube,
+        Arc::new(youtube::YouTube::from_env(secrets.clone())),
     );
     map.insert(
         Network::Facebook,

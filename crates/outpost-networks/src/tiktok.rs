@@ -1002,6 +1002,74 @@ impl Publisher for TikTok {
         NET
     }
 
+    /// `creator_info`: what the composer offers for this account right now — one choice per
+    /// allowed privacy level, `max_video_post_duration_sec` (`extra.value`), and
+    /// `comment_disabled` / `duet_disabled` / `stitch_disabled` when the creator turned them off.
+    async fn choices(
+        &self,
+        account: &Account,
+        kind: &str,
+    ) -> Result<Vec<crate::Choice>, PublishError> {
+        if kind != "creator_info" {
+            return Ok(Vec::new());
+        }
+        let auth = self.auth(account).await?;
+        let info = self
+            .creator_info(&auth, "reading the account's posting options")
+            .await?;
+        fn name(level: &str) -> &str {
+            match level {
+                "PUBLIC_TO_EVERYONE" => "Everyone",
+                "MUTUAL_FOLLOW_FRIENDS" => "Friends (followers you follow back)",
+                "FOLLOWER_OF_CREATOR" => "Followers",
+                "SELF_ONLY" => "Only me",
+                other => other,
+            }
+        }
+        let mut out: Vec<crate::Choice> = info
+            .privacy_options
+            .iter()
+            .map(|p| crate::Choice {
+                id: p.clone(),
+                name: name(p).to_string(),
+                extra: Value::Null,
+            })
+            .collect();
+        if let Some(max) = info.max_duration_sec {
+            out.push(crate::Choice {
+                id: "max_video_post_duration_sec".into(),
+                name: format!("Videos up to {max} s"),
+                extra: serde_json::json!({ "value": max }),
+            });
+        }
+        for (on, id, label) in [
+            (
+                info.comment_disabled,
+                "comment_disabled",
+                "Comments are off for this account",
+            ),
+            (
+                info.duet_disabled,
+                "duet_disabled",
+                "Duets are off for this account",
+            ),
+            (
+                info.stitch_disabled,
+                "stitch_disabled",
+                "Stitches are off for this account",
+            ),
+        ] {
+            if on {
+                out.push(crate::Choice {
+                    id: id.into(),
+                    name: label.into(),
+                    extra: Value::Null,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// TikTok has no client-chosen id for a post.
     fn new_client_handle(&self, _idempotency_key: &str, _now: DateTime<Utc>) -> Option<String> {
         None

@@ -1016,6 +1016,37 @@ impl Store {
         Ok(r)
     }
 
+    /// Sets the post's scheduled time (its held copies moved on the network; nothing waits here).
+    pub fn set_post_time(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        zone: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            require_post(tx, id)?;
+            tx.execute(
+                "UPDATE posts SET scheduled_at = ?2, time_zone = ?3, updated_at = ?4 WHERE id = ?1",
+                params![id, to_ms(at), zone, to_ms(now)],
+            )?;
+            Ok(())
+        })?;
+        self.signal_change();
+        Ok(())
+    }
+
+    /// Restarts the processing time-out of a target this runner holds (its upload progressed).
+    pub fn restart_processing_clock(&self, target_id: &str, runner: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE targets SET processing_since = NULL WHERE id = ?1 AND lease_owner = ?2",
+                params![target_id, runner],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Makes waiting targets due now (hand-off: a network that holds the post until its time
     /// must get it ahead of that time). Returns how many moved.
     pub fn dispatch_now(&self, target_ids: &[String], now: DateTime<Utc>) -> Result<usize> {

@@ -13,11 +13,13 @@
 pub mod bluesky;
 pub mod common;
 pub mod facebook;
+pub mod instagram;
 pub mod linkedin;
 pub mod media;
 pub mod pinterest;
-pub mod tiktok;
 pub mod threads;
+pub mod tiktok;
 pub mod x;
+pub mod youtube;
 
 pub use common::{Listener, RecordedRequest};

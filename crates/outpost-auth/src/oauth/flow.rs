@@ -67,7 +67,7 @@ pub enum ConnectError {
     #[error(
         "{network} only sends sign-ins back to an https:// address — host Outpost's relay page \
          (docs/oauth-relay.html) on any HTTPS static host, register its address in your \
-         {network} app and enter it in Outpost's settings"
+         {network} app and enter it as the relay page address when connecting (or `--relay`)"
     )]
     NeedsRelay { network: String },
     /// The relay address in the settings is not usable.

@@ -167,9 +167,18 @@ pub fn parse_token_response(
     let json: Option<Value> = serde_json::from_str(body).ok();
     // Some networks wrap the answer (`{"data": {...}}`); errors may sit at either level.
     let root = json.as_ref();
+    // Instagram's code exchange wraps it in a one-element array (`{"data": [{…}]}`).
     let inner = root
         .and_then(|v| v.get("data"))
-        .filter(|d| d.is_object())
+        .and_then(|d| {
+            if d.is_object() {
+                Some(d)
+            } else {
+                d.as_array()
+                    .and_then(|a| a.first())
+                    .filter(|f| f.is_object())
+            }
+        })
         .or(root);
     let field = |name: &str| -> Option<&Value> {
         inner
@@ -268,6 +277,19 @@ mod tests {
         assert_eq!(t.refresh_token.unwrap().expose(), "RT");
         assert_eq!(t.expires_at.unwrap().timestamp(), 1_800_007_200);
         assert_eq!(t.scope.as_deref(), Some("tweet.read"));
+    }
+
+    #[test]
+    fn instagrams_wrapped_answer_is_read() {
+        let t = parse_token_response(
+            200,
+            r#"{"data":[{"access_token":"IGAT","user_id":"178","permissions":"instagram_business_basic"}]}"#,
+            None,
+            now(),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(t.access_token.expose(), "IGAT");
     }
 
     #[test]

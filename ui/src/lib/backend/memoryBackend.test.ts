@@ -3,6 +3,7 @@ import type { Draft } from '../bindings/Draft';
 import type { Event } from '../bindings/Event';
 import { BackendError } from './backend';
 import { MemoryBackend } from './memoryBackend';
+import { isMovable, shownStatus } from '../rules/status';
 import { seedDemo } from './seed';
 
 function backend() {
@@ -166,7 +167,175 @@ describe('memory backend', () => {
     expect((await rejection(b.beginConnect('pinterest'))).message).toBe(
       "Pinterest: no client secret — enter your Pinterest app's client secret in Settings › App credentials",
     );
-    expect((await rejection(b.beginConnect('tiktok'))).message).toBe('TikTok: Outpost cannot connect this network yet');
+    expect((await rejection(b.beginConnect('tiktok'))).message).toBe(
+      'TikTok: no client id — create your TikTok developer app (docs/networks/tiktok.md) and enter its client id in Settings › App credentials (or `outpost apps set tiktok --client-id …`)',
+    );
+    await b.setAppCredentials('youtube', 'yt-client');
+    expect((await rejection(b.beginConnect('youtube'))).message).toBe(
+      "YouTube: no client secret — enter your YouTube app's client secret in Settings › App credentials",
+    );
+    expect((await rejection(b.beginConnect('bluesky'))).message).toBe('Bluesky is not connected with OAuth — see `outpost accounts add --help`');
+  });
+
+  it('connects Meta networks through the relay page or a pasted address, and TikTok and YouTube on any loopback port', async () => {
+    const { b } = backend();
+    await b.setAppCredentials('facebook', 'fb-app', 'fb-secret');
+    expect((await rejection(b.beginConnect('facebook'))).message).toBe(
+      "Facebook: Facebook only sends sign-ins back to an https:// address — host Outpost's relay page (docs/oauth-relay.html) on any HTTPS static host, register its address in your Facebook app and enter it as the relay page address when connecting (or `--relay`)",
+    );
+    expect((await rejection(b.beginConnect('facebook', 'http://relay.example/r.html'))).message).toBe(
+      'Facebook: the relay page address "http://relay.example/r.html" is not usable: it must be a complete https:// address without a # part',
+    );
+    const relay = 'https://you.github.io/oauth-relay.html';
+    const start = await b.beginConnect('facebook', ` ${relay} `);
+    expect(start.redirect_uri).toBe(relay);
+    const url = new URL(start.authorize_url);
+    expect(url.origin + url.pathname).toBe('https://www.facebook.com/v27.0/dialog/oauth');
+    expect(url.searchParams.get('scope')).toBe('pages_show_list,pages_manage_posts,pages_read_engagement,pages_manage_engagement');
+    expect(url.searchParams.get('redirect_uri')).toBe(relay);
+    // Through the relay page, state carries the listener's port first.
+    const state = url.searchParams.get('state') ?? '';
+    expect(state).toMatch(/^\d{4,5}\.[A-Za-z0-9_-]{43}$/);
+    b.signedIn.facebook = 'martinwoodworks';
+    const done = b.finishConnect(start.session);
+    // Meta adds "#_": the pasted address still works.
+    await b.pasteConnect(start.session, `${relay}?code=AQB-1&state=${state}#_`);
+    expect((await done).account).toMatchObject({ network: 'facebook', handle: 'martinwoodworks', status: 'active' });
+
+    await b.setAppCredentials('tiktok', 'tt-key', 'tt-secret');
+    const tt = await b.beginConnect('tiktok');
+    expect(tt.redirect_uri).toMatch(/^http:\/\/127\.0\.0\.1:\d{4,5}\/callback\/$/);
+    const ttUrl = new URL(tt.authorize_url);
+    expect(ttUrl.searchParams.get('client_key')).toBe('tt-key');
+    expect(ttUrl.searchParams.get('client_id')).toBeNull();
+    expect(ttUrl.searchParams.get('scope')).toBe('user.info.basic,video.upload,video.publish');
+    // A relay page works for TikTok too.
+    expect((await b.beginConnect('tiktok', relay)).redirect_uri).toBe(relay);
+    await b.setAppCredentials('youtube', 'yt.apps.googleusercontent.com', 'yt-secret');
+    const yt = await b.beginConnect('youtube');
+    expect(yt.redirect_uri).toMatch(/^http:\/\/127\.0\.0\.1:\d{4,5}\/callback$/);
+    expect(new URL(yt.authorize_url).searchParams.get('code_challenge_method')).toBe('S256');
+  });
+
+  it("gives TikTok's creator info and checks a TikTok post as the engine would", async () => {
+    const { b } = backend();
+    const tt = b.addAccount({ id: 'a_tt', network: 'tiktok', handle: 'me.tt' });
+    expect(await b.accountChoices(tt.id, 'creator_info')).toEqual([
+      { id: 'SELF_ONLY', name: 'Only me', extra: null },
+      { id: 'max_video_post_duration_sec', name: 'Longest video', extra: { value: 600 } },
+    ]);
+    const long = b.stageMedia({ mime: 'video/mp4', path: '/Videos/long.mp4', duration_secs: 700 });
+    const short = b.stageMedia({ mime: 'video/mp4', path: '/Videos/short.mp4', duration_secs: 42 });
+    const clip = (path: string, options: Draft['options']): Draft => ({
+      ...draft('a clip', { kind: 'at', local: '2026-12-01T09:30', zone: 'Europe/Berlin' }, [tt.id]),
+      parts: [{ text: 'a clip', media: [{ path, alt: null }] }],
+      options,
+    });
+    expect((await b.checkDraft(clip(short.path, {}))).map((f) => f.message)).toEqual([
+      'TikTok: choose who can watch this video for tiktok:me.tt',
+    ]);
+    expect((await rejection(b.schedulePost(clip(long.path, { 'tiktok:me.tt': { privacy_level: 'SELF_ONLY' } })))).message).toBe(
+      'TikTok: long.mp4 is 11 min 40 s long; this account can post videos up to 10 min — trim it (media[1])',
+    );
+    expect(await b.checkDraft(clip(short.path, { 'tiktok:me.tt': { privacy_level: 'SELF_ONLY' } }))).toEqual([]);
+
+    // An audited app offers more; a level it does not offer is refused.
+    b.choices.set('a_tt:creator_info', [
+      { id: 'PUBLIC_TO_EVERYONE', name: 'Everyone', extra: null },
+      { id: 'SELF_ONLY', name: 'Only me', extra: null },
+      { id: 'max_video_post_duration_sec', name: 'Longest video', extra: { value: 900 } },
+    ]);
+    expect((await b.checkDraft(clip(long.path, { 'tiktok:me.tt': { privacy_level: 'MUTUAL_FOLLOW_FRIENDS' } }))).map((f) => f.message)).toEqual([
+      'TikTok: tiktok:me.tt cannot post with privacy_level MUTUAL_FOLLOW_FRIENDS (TikTok offers PUBLIC_TO_EVERYONE, SELF_ONLY) — choose one of those',
+    ]);
+  });
+
+  it('publishes TikTok privately with a notice from an unaudited app, and to the inbox when asked', async () => {
+    const { b } = backend();
+    const tt = b.addAccount({ id: 'a_tt', network: 'tiktok', handle: 'me.tt' });
+    const v = b.stageMedia({ mime: 'video/mp4', duration_secs: 30 });
+    const now = (options: Draft['options']): Draft => ({
+      ...draft('clip', { kind: 'now' }, [tt.id]),
+      parts: [{ text: 'clip', media: [{ path: v.path, alt: null }] }],
+      options,
+    });
+    b.choices.set('a_tt:creator_info', [{ id: 'SELF_ONLY', name: 'Only me', extra: null }]);
+    const inbox = await b.schedulePost(now({ 'tiktok:me.tt': { mode: 'inbox' } }));
+    b.tick();
+    b.tick();
+    const sent = (await b.getPost(inbox.id)).post.targets[0];
+    expect(sent?.state).toBe('published');
+    expect(sent?.progress[0]?.extra).toMatchObject({
+      mode: 'inbox',
+      notice: 'TikTok: the video was sent to your TikTok inbox as a draft — open the TikTok app to finish posting it',
+    });
+    expect(sent?.remote_url).toMatch(/^https:\/\/www\.tiktok\.com\/@me\.tt\/video\//);
+  });
+
+  it('hands scheduled YouTube and Facebook posts to the network, and changes or deletes the held copy', async () => {
+    const { b } = backend();
+    const yt = b.addAccount({ id: 'a_yt', network: 'youtube', handle: 'me' });
+    const fb = b.addAccount({ id: 'a_fb', network: 'facebook', handle: 'page' });
+    const v = b.stageMedia({ mime: 'video/mp4', duration_secs: 30 });
+    const at = (local: string, ids: string[], options: Draft['options']): Draft => ({
+      ...draft('A walnut table', { kind: 'at', local, zone: 'Europe/Berlin' }, ids),
+      parts: [{ text: 'A walnut table', media: [{ path: v.path, alt: null }] }],
+      options,
+    });
+    // YouTube holds public videos by default; Facebook only with hand_off.
+    const p = await b.schedulePost(at('2026-11-30T18:00', [yt.id, fb.id], { 'youtube:me': { made_for_kids: false }, 'facebook:page': { hand_off: true } }));
+    const plain = await b.schedulePost(at('2026-11-30T18:00', [fb.id], {}));
+    const off = await b.schedulePost(at('2026-11-30T18:00', [yt.id], { 'youtube:me': { hand_off: false } }));
+    b.tick();
+    b.tick();
+    const held = (await b.getPost(p.id)).post;
+    expect(held.targets.map((t) => t.state)).toEqual(['published', 'published']);
+    expect(held.status).toBe('published');
+    expect(shownStatus(held, b.now())).toBe('scheduled');
+    expect(held.targets[0]?.progress[0]?.extra).toEqual({
+      privacy: 'private',
+      scheduled_on_network: '2026-11-30T17:00:00Z',
+      notice: 'scheduled on YouTube for 2026-11-30 17:00 UTC',
+    });
+    expect(held.targets[1]?.progress[0]?.extra).toEqual({
+      scheduled_on_network: '2026-11-30T17:00:00Z',
+      notice: 'scheduled on Facebook for 2026-11-30 17:00 UTC',
+    });
+    expect(isMovable(held, b.now())).toBe(true);
+    expect((await b.getPost(plain.id)).post.targets[0]?.state).toBe('scheduled');
+    expect((await b.getPost(off.id)).post.targets[0]?.state).toBe('scheduled');
+
+    // Moved: the networks' copies move with it.
+    const moved = await b.reschedulePost(p.id, '2026-12-01T08:00:00Z');
+    expect(moved.targets.map((t) => (t.progress[0]?.extra as { scheduled_on_network?: string }).scheduled_on_network)).toEqual([
+      '2026-12-01T08:00:00Z',
+      '2026-12-01T08:00:00Z',
+    ]);
+    // Edited: the held copies are kept (changed on the network), not posted again.
+    const edited = await b.updatePost(p.id, at('2026-12-01T10:00', [yt.id, fb.id], { 'youtube:me': { title: 'New title' }, 'facebook:page': { hand_off: true } }));
+    expect(edited.targets.map((t) => t.state)).toEqual(['published', 'published']);
+    expect(edited.targets.map((t) => t.due_at)).toEqual(['2026-12-01T09:00:00.000Z', '2026-12-01T09:00:00.000Z']);
+    // Cancelled: deleted there.
+    const cancelled = await b.cancelPost(p.id);
+    expect(cancelled.targets.map((t) => t.state)).toEqual(['cancelled', 'cancelled']);
+  });
+
+  it('checks YouTube and Facebook options with the engine messages', async () => {
+    const { b } = backend();
+    const yt = b.addAccount({ id: 'a_yt', network: 'youtube', handle: 'me' });
+    const fb = b.addAccount({ id: 'a_fb', network: 'facebook', handle: 'page' });
+    const v = b.stageMedia({ mime: 'video/mp4', duration_secs: 30 });
+    const d: Draft = {
+      ...draft('clip', { kind: 'at', local: '2026-12-01T09:30', zone: 'Europe/Berlin' }, [yt.id, fb.id]),
+      parts: [{ text: 'clip', media: [{ path: v.path, alt: null }] }],
+      options: { 'youtube:me': { title: 'x'.repeat(120), tags: 'a, <b>', privacy: 'friends' }, 'facebook:page': { reel: 'yes' } },
+    };
+    expect((await b.checkDraft(d)).map((f) => `${f.field}: ${f.message}`)).toEqual([
+      'title: YouTube: the title is 120 characters; the limit is 100 — shorten it by 20',
+      'privacy: YouTube: the option privacy is "friends"; use public, unlisted or private',
+      'tags: YouTube: the tag "<b>" contains < or >, which YouTube refuses — remove them',
+      'reel: Facebook: the option reel is "yes"; use true or false',
+    ]);
   });
 
   it('connects X from a pasted address, and reconnects the same handle', async () => {

@@ -29,8 +29,21 @@ import type { StatusReport } from '../bindings/StatusReport';
 import type { Target } from '../bindings/Target';
 import type { TargetState } from '../bindings/TargetState';
 import { AVAILABLE_NETWORKS, displayName, OAUTH_NETWORKS } from '../rules/limits';
-import { derivePostStatus, MOVABLE } from '../rules/status';
-import { accountAddress, applyAccountDefaults, checkAll, fileName, isImage } from '../rules/validate';
+import type { JsonValue } from '../bindings/serde_json/JsonValue';
+import { derivePostStatus, heldUntil, MOVABLE } from '../rules/status';
+import {
+  accountAddress,
+  applyAccountDefaults,
+  checkAll,
+  creatorInfoOf,
+  FB_HOLD_MIN_MS,
+  fileName,
+  isImage,
+  isVideo,
+  optionFlag,
+  optionsFor,
+  type CreatorInfo,
+} from '../rules/validate';
 import { localToUtc, systemZone } from '../time';
 import { BackendError, type Backend, type BlueskyLogin } from './backend';
 
@@ -51,41 +64,107 @@ export interface MemoryOptions {
   autoApproveMs?: number;
 }
 
+/** How a network's sign-in page may send the browser back (outpost-auth `RedirectRule`). */
+type Redirect = { kind: 'fixed'; port: number } | { kind: 'any' } | { kind: 'https' };
+
+interface OAuthProfile {
+  authorize: string;
+  scopes: string[];
+  separator: string;
+  redirect: Redirect;
+  /** The loopback path (`/callback`; TikTok `/callback/`). */
+  path: string;
+  /** The authorisation request's client id parameter (TikTok: `client_key`). */
+  clientIdParam: string;
+  pkce: boolean;
+  needsSecret: boolean;
+  tokenSecs: number;
+}
+
+const base = { separator: ' ', path: '/callback', clientIdParam: 'client_id', pkce: false, needsSecret: true };
+
 /**
  * The engine's OAuth profiles (outpost-networks): where the user consents, what Outpost asks
- * for, the registered loopback redirect, and how long an access token lasts.
+ * for, the registered redirect, and how long an access token lasts.
  */
-const OAUTH: Partial<
-  Record<Network, { authorize: string; scopes: string[]; separator: string; port: number; pkce: boolean; needsSecret: boolean; tokenSecs: number }>
-> = {
+const OAUTH: Partial<Record<Network, OAuthProfile>> = {
   x: {
+    ...base,
     authorize: 'https://x.com/i/oauth2/authorize',
     scopes: ['tweet.read', 'tweet.write', 'users.read', 'offline.access', 'media.write'],
-    separator: ' ',
-    port: 8723,
+    redirect: { kind: 'fixed', port: 8723 },
     pkce: true,
     needsSecret: false,
     tokenSecs: 7200,
   },
   linkedin: {
+    ...base,
     authorize: 'https://www.linkedin.com/oauth/v2/authorization',
     scopes: ['openid', 'profile', 'w_member_social'],
-    separator: ' ',
-    port: 8724,
-    pkce: false,
-    needsSecret: true,
+    redirect: { kind: 'fixed', port: 8724 },
     tokenSecs: 60 * 86_400,
   },
   pinterest: {
+    ...base,
     authorize: 'https://www.pinterest.com/oauth/',
     scopes: ['boards:read', 'boards:write', 'pins:read', 'pins:write', 'user_accounts:read'],
     separator: ',',
-    port: 8725,
-    pkce: false,
-    needsSecret: true,
+    redirect: { kind: 'fixed', port: 8725 },
     tokenSecs: 30 * 86_400,
   },
+  facebook: {
+    ...base,
+    authorize: 'https://www.facebook.com/v27.0/dialog/oauth',
+    scopes: ['pages_show_list', 'pages_manage_posts', 'pages_read_engagement', 'pages_manage_engagement'],
+    separator: ',',
+    redirect: { kind: 'https' },
+    tokenSecs: 60 * 86_400,
+  },
+  instagram: {
+    ...base,
+    authorize: 'https://www.instagram.com/oauth/authorize',
+    scopes: ['instagram_business_basic', 'instagram_business_content_publish', 'instagram_business_manage_comments'],
+    separator: ',',
+    redirect: { kind: 'https' },
+    tokenSecs: 60 * 86_400,
+  },
+  threads: {
+    ...base,
+    authorize: 'https://threads.net/oauth/authorize',
+    scopes: ['threads_basic', 'threads_content_publish'],
+    separator: ',',
+    redirect: { kind: 'https' },
+    tokenSecs: 60 * 86_400,
+  },
+  tiktok: {
+    ...base,
+    authorize: 'https://www.tiktok.com/v2/auth/authorize/',
+    scopes: ['user.info.basic', 'video.upload', 'video.publish'],
+    separator: ',',
+    // The engine's TikTok profile takes a loopback address on any port (Login Kit for Desktop).
+    redirect: { kind: 'any' },
+    path: '/callback/',
+    clientIdParam: 'client_key',
+    pkce: true,
+    tokenSecs: 86_400,
+  },
+  youtube: {
+    ...base,
+    authorize: 'https://accounts.google.com/o/oauth2/v2/auth',
+    scopes: ['https://www.googleapis.com/auth/youtube.upload', 'https://www.googleapis.com/auth/youtube.readonly'],
+    redirect: { kind: 'any' },
+    pkce: true,
+    tokenSecs: 3600,
+  },
 };
+
+/** The engine's words on a post TikTok published privately / sent to the inbox (outpost-networks tiktok.rs). */
+export const TIKTOK_NOTICES = {
+  unaudited: 'TikTok: this app is not audited yet, so the video was posted privately (only you can see it)',
+  unauditedPhotos: 'TikTok: this app is not audited yet, so the photos were posted privately (only you can see them)',
+  inbox: 'TikTok: the video was sent to your TikTok inbox as a draft — open the TikTok app to finish posting it',
+  inboxPhotos: 'TikTok: the photos were sent to your TikTok inbox as a draft — open the TikTok app to finish posting them',
+} as const;
 
 /** Demo boards and pages, as `accountChoices` lists them (board ids are digits, as Pinterest's). */
 export const DEMO_CHOICES: Partial<Record<Network, Record<string, AccountChoice[]>>> = {
@@ -100,6 +179,13 @@ export const DEMO_CHOICES: Partial<Record<Network, Record<string, AccountChoice[
     organizations: [
       { id: 'urn:li:organization:2414183', name: 'Martin Woodworks', extra: { role: 'ADMINISTRATOR' } },
       { id: 'urn:li:organization:5550017', name: 'Makers Guild Berlin', extra: { role: 'CONTENT_ADMINISTRATOR' } },
+    ],
+  },
+  // An app TikTok has not audited yet: "only me", videos up to 10 minutes.
+  tiktok: {
+    creator_info: [
+      { id: 'SELF_ONLY', name: 'Only me', extra: null },
+      { id: 'max_video_post_duration_sec', name: 'Longest video', extra: { value: 600 } },
     ],
   },
 };
@@ -326,6 +412,8 @@ export class MemoryBackend implements Backend {
     accounts: Account[];
     states?: TargetState[];
     errors?: (string | null)[];
+    /** What the network said with a published target (`progress[0].extra`: a notice, a hold…). */
+    extras?: JsonValue[];
     id?: string;
   }): Post {
     const id = p.id ?? newId('p');
@@ -337,7 +425,7 @@ export class MemoryBackend implements Backend {
       t.last_error = p.errors?.[i] ?? null;
       if (state === 'failed') t.error_class = 'transient';
       if (state === 'unconfirmed') t.error_class = 'unknown_outcome';
-      if (state === 'published') this.markPublished(t);
+      if (state === 'published') this.markPublished(t, p.extras?.[i] ?? null);
       if (state === 'published' || state === 'failed' || state === 'unconfirmed') {
         t.attempts = state === 'failed' ? 6 : 1;
         t.next_attempt_at = null;
@@ -401,7 +489,7 @@ export class MemoryBackend implements Backend {
     };
   }
 
-  private markPublished(t: Target): void {
+  private markPublished(t: Target, extra: JsonValue = null): void {
     const rkey = newId('r').slice(2, 15);
     const handle = t.account_address.split(':')[1] ?? 'someone';
     t.state = 'published';
@@ -411,8 +499,12 @@ export class MemoryBackend implements Backend {
         ? `https://bsky.app/profile/${handle}/post/${rkey}`
         : t.network === 'x'
           ? `https://x.com/${handle}/status/${rkey}`
-          : `https://${t.network}.com/${handle}/${rkey}`;
-    t.progress = [{ remote_id: t.remote_id, url: t.remote_url, extra: null }];
+          : t.network === 'youtube'
+            ? `https://www.youtube.com/watch?v=${rkey}`
+            : t.network === 'tiktok'
+              ? `https://www.tiktok.com/@${handle}/video/${rkey}`
+              : `https://${t.network}.com/${handle}/${rkey}`;
+    t.progress = [{ remote_id: t.remote_id, url: t.remote_url, extra }];
     t.last_error = null;
     t.error_class = null;
     t.wait_reason = null;
@@ -524,10 +616,92 @@ export class MemoryBackend implements Backend {
     return m;
   }
 
+  /** An account's choices of one kind: set by a test (`choices`), else the demo's. */
+  private choicesFor(a: Account, kind: string): AccountChoice[] {
+    return this.choices.get(`${a.id}:${kind}`) ?? DEMO_CHOICES[a.network]?.[kind] ?? [];
+  }
+
+  /** TikTok accounts' creator info, as the engine asks TikTok before every post. */
+  private creators(accounts: Account[]): Map<string, CreatorInfo> {
+    const m = new Map<string, CreatorInfo>();
+    for (const a of accounts) if (a.network === 'tiktok') m.set(a.id, creatorInfoOf(this.choicesFor(a, 'creator_info')));
+    return m;
+  }
+
   private findings(draft: Draft): Finding[] {
     const content = this.contentFromDraft(draft);
     const accounts = this.accountsFor(draft.account_ids);
-    return checkAll(content, { accounts, durations: this.durations(), quotas: this.quotas() });
+    return checkAll(content, { accounts, durations: this.durations(), quotas: this.quotas(), creators: this.creators(accounts) });
+  }
+
+  /**
+   * Hand-off: the time a network would hold this target until (YouTube `publishAt`, Facebook
+   * `scheduled_publish_time`), or null when Outpost publishes it itself at its time. YouTube
+   * holds public videos unless `hand_off` is false (explicitly on: any time over a minute ahead;
+   * by default: over 5 minutes); Facebook only with `hand_off` and 10 minutes to 30 days ahead.
+   */
+  private holdAt(post: Post, t: Target, now: number): number | null {
+    if (t.due_at === null) return null;
+    const at = Date.parse(t.due_at);
+    const lead = at - now;
+    const o = optionsFor(post.content, t.network, t.account_address);
+    if (t.network === 'youtube') {
+      const set = o['hand_off'] !== undefined && o['hand_off'] !== null;
+      const privacy = String(o['privacy'] ?? o['privacy_status'] ?? 'public').trim().toLowerCase();
+      if ((set && !optionFlag(o, 'hand_off', false)) || privacy !== 'public') return null;
+      return lead > (set ? 60_000 : 5 * 60_000) ? at : null;
+    }
+    if (t.network === 'facebook') {
+      return optionFlag(o, 'hand_off', false) && lead >= FB_HOLD_MIN_MS && lead <= 30 * 86_400_000 ? at : null;
+    }
+    return null;
+  }
+
+  /** What the network says with a success: its hold (hand-off), or TikTok's notices. */
+  private publishedExtra(post: Post, t: Target, now: number): JsonValue {
+    const hold = this.holdAt(post, t, now);
+    if (hold !== null) {
+      const iso = new Date(hold).toISOString();
+      const notice = `scheduled on ${displayName(t.network)} for ${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+      const extra: Record<string, JsonValue> = { scheduled_on_network: iso.replace(/\.\d{3}Z$/, 'Z'), notice };
+      if (t.network === 'youtube') extra['privacy'] = 'private';
+      return extra;
+    }
+    if (t.network === 'tiktok') {
+      const account = this.accounts.get(t.account_id);
+      const o = optionsFor(post.content, 'tiktok', t.account_address);
+      const photos = !post.content.parts.some((p) => p.media.some(isVideo));
+      const publishId = `v_pub_file~v2-1.${newId('r').slice(2)}`;
+      if (String(o['mode'] ?? '').toLowerCase() === 'inbox') {
+        return { publish_id: publishId, mode: 'inbox', notice: photos ? TIKTOK_NOTICES.inboxPhotos : TIKTOK_NOTICES.inbox };
+      }
+      const levels = account ? creatorInfoOf(this.choicesFor(account, 'creator_info')).privacyLevels : [];
+      const chosen = String(o['privacy_level'] ?? '').toUpperCase();
+      if (levels.length > 0 && levels.every((l) => l === 'SELF_ONLY') && chosen !== 'SELF_ONLY') {
+        const notice = photos ? TIKTOK_NOTICES.unauditedPhotos : TIKTOK_NOTICES.unaudited;
+        return { publish_id: publishId, mode: 'direct', privacy_level: 'SELF_ONLY', notice };
+      }
+      return { publish_id: publishId, mode: 'direct', privacy_level: chosen || 'SELF_ONLY' };
+    }
+    return null;
+  }
+
+  /** A held copy moved to `at` (the engine's `update_held`): Facebook publishes it now when that is under 10 minutes ahead. */
+  private moveHeld(t: Target, at: number): void {
+    t.due_at = this.iso(at);
+    const part = t.progress[0];
+    if (!part) return;
+    const { scheduled_on_network: _s, notice: _n, ...rest } = (part.extra ?? {}) as Record<string, JsonValue>;
+    if (t.network === 'facebook' && at - this.now() < FB_HOLD_MIN_MS) {
+      part.extra = rest;
+      return;
+    }
+    const iso = new Date(at).toISOString();
+    part.extra = {
+      ...rest,
+      scheduled_on_network: iso.replace(/\.\d{3}Z$/, 'Z'),
+      notice: `scheduled on ${displayName(t.network)} for ${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`,
+    };
   }
 
   /** Resolves `when` to a UTC instant (null for drafts), with the engine's messages. */
@@ -569,7 +743,8 @@ export class MemoryBackend implements Backend {
   private refuseMove(post: Post, verb: string): void {
     for (const t of post.targets) {
       const name = displayName(t.network);
-      if (t.state === 'published') {
+      // A copy the network holds until its time is changed there too (the engine's `update_held`).
+      if (t.state === 'published' && heldUntil(t, this.now()) === null) {
         throw new BackendError(
           'conflict',
           `${name} has already published this post — it cannot be ${verb}; duplicate it to post again`,
@@ -612,7 +787,7 @@ export class MemoryBackend implements Backend {
           !this.paused &&
           t.state === 'scheduled' &&
           t.next_attempt_at !== null &&
-          Date.parse(t.next_attempt_at) <= now
+          (Date.parse(t.next_attempt_at) <= now || (t.error_class === null && this.holdAt(post, t, now) !== null))
         ) {
           const account = this.accounts.get(t.account_id);
           if (account && account.status !== 'active') {
@@ -656,7 +831,7 @@ export class MemoryBackend implements Backend {
     t.lease_until = null;
     switch (mode) {
       case undefined:
-        this.markPublished(t);
+        this.markPublished(t, this.publishedExtra(post, t, this.now()));
         close('succeeded', null);
         break;
       case 'failed':
@@ -825,7 +1000,14 @@ export class MemoryBackend implements Backend {
     post.content = applyAccountDefaults(this.contentFromDraft(draft), this.accountsFor(draft.account_ids));
     post.scheduled_at = at;
     if (draft.when.kind === 'at') post.time_zone = draft.when.zone ?? this.settings.time_zone;
-    post.targets = this.buildTargets(post, draft, at);
+    // Copies a network holds are updated there (new text, new time), not posted again.
+    const held = post.targets.filter((t) => heldUntil(t, this.now()) !== null);
+    post.targets = this.buildTargets(post, draft, at).map((fresh) => {
+      const kept = held.find((h) => h.account_id === fresh.account_id);
+      if (!kept) return fresh;
+      if (at !== null) this.moveHeld(kept, Date.parse(at));
+      return kept;
+    });
     this.refresh(post);
     for (const t of post.targets) this.emit({ type: 'target_changed', post_id: id, target: clone(t) });
     this.wake();
@@ -846,6 +1028,11 @@ export class MemoryBackend implements Backend {
     this.checkNotPast(at);
     post.scheduled_at = at;
     for (const t of post.targets) {
+      if (heldUntil(t, this.now()) !== null) {
+        this.moveHeld(t, ms);
+        this.changed(post, t);
+        continue;
+      }
       if (!MOVABLE.includes(t.state)) continue;
       t.due_at = at;
       if (t.state !== 'draft') {
@@ -863,7 +1050,10 @@ export class MemoryBackend implements Backend {
 
   async cancelPost(id: string): Promise<Post> {
     const post = this.get(id);
-    const open = post.targets.filter((t) => ['scheduled', 'draft', 'missed', 'failed', 'unconfirmed'].includes(t.state));
+    // A copy a network holds until its time is deleted there (the engine's `delete_held`).
+    const open = post.targets.filter(
+      (t) => ['scheduled', 'draft', 'missed', 'failed', 'unconfirmed'].includes(t.state) || heldUntil(t, this.now()) !== null,
+    );
     const busy = post.targets.find((t) => LEASED.includes(t.state));
     if (busy) {
       throw new BackendError(
@@ -1194,15 +1384,19 @@ export class MemoryBackend implements Backend {
         `the relay page address ${JSON.stringify(relay)} is not usable: it must be a complete https:// address without a # part`,
       );
     }
-    const state = randomState();
-    const redirect = relay ?? `http://127.0.0.1:${profile.port}/callback`;
-    const q = new URLSearchParams({
-      response_type: 'code',
-      client_id: clientId,
-      redirect_uri: redirect,
-      scope: profile.scopes.join(profile.separator),
-      state,
-    });
+    if (relay === null && profile.redirect.kind === 'https') {
+      // The engine's words (outpost-auth `ConnectError::NeedsRelay`, with the display name).
+      throw this.connectError(
+        network,
+        `${name} only sends sign-ins back to an https:// address — host Outpost's relay page (docs/oauth-relay.html) on any HTTPS static host, register its address in your ${name} app and enter it as the relay page address when connecting (or \`--relay\`)`,
+      );
+    }
+    // The loopback listener's port: the registered one, or any free one (with a relay, always any).
+    const port = profile.redirect.kind === 'fixed' && relay === null ? profile.redirect.port : 49_152 + Math.floor(Math.random() * 16_000);
+    // Through the relay page, `state` starts with the port it forwards to (docs/oauth-relay.html).
+    const state = relay === null ? randomState() : `${port}.${randomState()}`;
+    const redirect = relay ?? `http://127.0.0.1:${port}${profile.path}`;
+    const q = new URLSearchParams({ response_type: 'code', [profile.clientIdParam]: clientId, redirect_uri: redirect, scope: profile.scopes.join(profile.separator), state });
     if (profile.pkce) {
       q.set('code_challenge', randomState());
       q.set('code_challenge_method', 'S256');
@@ -1308,8 +1502,8 @@ export class MemoryBackend implements Backend {
     if (!AVAILABLE_NETWORKS.includes(a.network)) {
       throw new BackendError('invalid_input', `${displayName(a.network)}: not supported yet`);
     }
-    const k = kind === 'organisations' || kind === 'pages' ? 'organizations' : kind;
-    return clone(this.choices.get(`${accountId}:${k}`) ?? DEMO_CHOICES[a.network]?.[k] ?? []);
+    const k = a.network === 'linkedin' && (kind === 'organisations' || kind === 'pages') ? 'organizations' : kind;
+    return clone(this.choicesFor(a, k));
   }
 
   async setAccountDefault(accountId: string, key: string, value: string | null): Promise<Account> {
@@ -1327,7 +1521,15 @@ export class MemoryBackend implements Backend {
     return clone(a);
   }
 
+  /** What the next "Add media…" picks (tests, demo): e.g. a video with its length. */
+  private picks: (Partial<StagedMedia> & Pick<StagedMedia, 'mime'>)[] = [];
+  queuePick(...media: (Partial<StagedMedia> & Pick<StagedMedia, 'mime'>)[]): void {
+    this.picks.push(...media);
+  }
+
   async pickMedia(): Promise<StagedMedia[]> {
+    const queued = this.picks.shift();
+    if (queued) return [this.stageMedia(queued)];
     // No file system here: a picked "photo" is a generated image.
     const n = this.mediaSeq;
     return [this.stageMedia({ mime: 'image/png', path: `/Pictures/photo-${n}.png`, bytes: 240_000 })];

@@ -5,7 +5,7 @@ import type { Account } from '../bindings/Account';
 import type { PostContent } from '../bindings/PostContent';
 import type { TargetState } from '../bindings/TargetState';
 import { resolveLocal, wallAt, formatWall } from '../time';
-import type { MemoryBackend } from './memoryBackend';
+import { TIKTOK_NOTICES, type MemoryBackend } from './memoryBackend';
 
 const text = (t: string, media: PostContent['parts'][number]['media'] = []): PostContent => ({
   parts: [{ text: t, media }],
@@ -32,6 +32,9 @@ export interface DemoAccounts {
   instagram: Account;
   pinterest: Account;
   linkedin: Account;
+  facebook: Account;
+  tiktok: Account;
+  youtube: Account;
 }
 
 export function seedDemo(b: MemoryBackend): DemoAccounts {
@@ -57,8 +60,6 @@ export function seedDemo(b: MemoryBackend): DemoAccounts {
     created_at: created,
   });
   const x = b.addAccount({ id: 'a_x', network: 'x', handle: 'alice_makes', display_name: 'Alice', created_at: created });
-  // Threads and Instagram cannot be connected yet: as a later version would have stored them,
-  // so Compose's per-network counters, checks and previews can be tried.
   const threads = b.addAccount({ id: 'a_threads', network: 'threads', handle: 'alice.makes', created_at: created });
   const instagram = b.addAccount({ id: 'a_instagram', network: 'instagram', handle: 'alice.makes', created_at: created });
   // No default board: every pin must choose one (Accounts › Default board, or in Compose).
@@ -72,10 +73,24 @@ export function seedDemo(b: MemoryBackend): DemoAccounts {
     settings: { sub: 'demo-alicemartin' },
     created_at: created,
   });
+  // A Facebook Page is one account (the engine picks the Page when connecting).
+  const facebook = b.addAccount({
+    id: 'a_facebook',
+    network: 'facebook',
+    handle: 'martinwoodworks',
+    display_name: 'Martin Woodworks',
+    token_expires_at: new Date(now + 55 * 86_400_000).toISOString(),
+    created_at: created,
+  });
+  // Its demo app is not audited by TikTok yet: "only me", videos up to 10 minutes (DEMO_CHOICES).
+  const tiktok = b.addAccount({ id: 'a_tiktok', network: 'tiktok', handle: 'alice.makes', display_name: 'Alice Makes', created_at: created });
+  const youtube = b.addAccount({ id: 'a_youtube', network: 'youtube', handle: 'alicemakes', display_name: 'Alice Makes', created_at: created });
   b.quotaUsed.set('x:alice_makes', 100);
 
   const photo = b.stageMedia({ mime: 'image/jpeg', path: '/Pictures/workbench.jpg', bytes: 412_000, alt: 'A workbench with hand tools' });
   const { thumbnail: _t, duration_secs: _d, ...photoRef } = photo;
+  const video = b.stageMedia({ mime: 'video/mp4', path: '/Videos/walnut-table.mp4', bytes: 48_000_000, width: 1080, height: 1920, duration_secs: 312 });
+  const { thumbnail: _vt, duration_secs: _vd, ...videoRef } = video;
 
   const post = (
     id: string,
@@ -114,7 +129,39 @@ export function seedDemo(b: MemoryBackend): DemoAccounts {
   }, atLocal(now, zone, 3, '18:00'), [alice, threads]);
   post('p_nextweek', text('Finished piece: the walnut side table in its new home.', [photoRef]), atLocal(now, zone, 7, '10:00'), [alice]);
   post('p_draft', text('Idea: a series on hand-cut joinery. Dovetails first?'), null, [alice], ['draft']);
-  return { alice, studio, x, threads, instagram, pinterest, linkedin };
+  // Handed off: YouTube holds the video until its time (it goes public then, even with Outpost closed).
+  const premiere = atLocal(now, zone, 2, '18:00');
+  const premiereIso = new Date(premiere).toISOString();
+  b.insertPost({
+    id: 'p_youtube_held',
+    content: {
+      ...text('Building a walnut side table, start to finish\nRough boards to oil finish in 5 minutes.', [videoRef]),
+      options: { 'youtube:alicemakes': { title: 'Walnut side table, start to finish', made_for_kids: false, tags: ['woodworking', 'walnut'] } },
+    },
+    at: premiere,
+    accounts: [youtube],
+    states: ['published'],
+    extras: [
+      {
+        privacy: 'private',
+        scheduled_on_network: premiereIso.replace(/\.\d{3}Z$/, 'Z'),
+        notice: `scheduled on YouTube for ${premiereIso.slice(0, 10)} ${premiereIso.slice(11, 16)} UTC`,
+      },
+    ],
+  });
+  // Published privately: the demo TikTok app is not audited yet (the engine's notice).
+  b.insertPost({
+    id: 'p_tiktok_private',
+    content: {
+      ...text('Oil finish, one coat at a time #woodworking', [videoRef]),
+      options: { 'tiktok:alice.makes': { privacy_level: 'SELF_ONLY' } },
+    },
+    at: atLocal(now, zone, -1, '16:00'),
+    accounts: [tiktok],
+    states: ['published'],
+    extras: [{ publish_id: 'v_pub_file~v2-1.7390000000000000001', mode: 'direct', privacy_level: 'SELF_ONLY', notice: TIKTOK_NOTICES.unaudited }],
+  });
+  return { alice, studio, x, threads, instagram, pinterest, linkedin, facebook, tiktok, youtube };
 }
 
 /** `count` scheduled posts spread over the month of `now` (in the backend's zone). */

@@ -11,7 +11,7 @@ import type { Network } from '../bindings/Network';
 import type { Post } from '../bindings/Post';
 import type { PostStatus } from '../bindings/PostStatus';
 import { displayName } from '../rules/limits';
-import { isMovable, POST_LABEL, postTone, TONE_COLOURS, whyNotMovable } from '../rules/status';
+import { isMovable, POST_LABEL, postTone, shownStatus, TONE_COLOURS, whyNotMovable } from '../rules/status';
 import { formatWall, localToUtc, offsetAt, wallAt } from '../time';
 
 export interface PostEventProps {
@@ -110,7 +110,9 @@ export function postToEvent(post: Post, zone: string): PostEvent | null {
 
 function buildEvent(post: Post, zone: string): PostEvent | null {
   if (!post.scheduled_at) return null;
-  const tone = postTone(post.status);
+  // A copy a network holds until its time (hand-off) reads as scheduled, not posted.
+  const status = shownStatus(post);
+  const tone = postTone(status);
   const c = TONE_COLOURS[tone] ?? { bg: '#888', fg: '#fff' };
   const networks = networksOf(post);
   const editable = isMovable(post);
@@ -127,9 +129,9 @@ function buildEvent(post: Post, zone: string): PostEvent | null {
     extendedProps: {
       postId: post.id,
       networks,
-      status: post.status,
+      status,
       tone,
-      label: `${POST_LABEL[post.status]} · ${networks.map(displayName).join(', ')}`,
+      label: `${POST_LABEL[status]} · ${networks.map(displayName).join(', ')}`,
     },
   };
 }

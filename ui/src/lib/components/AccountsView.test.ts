@@ -87,4 +87,38 @@ describe('AccountsView', () => {
     await fireEvent.change(author, { target: { value: '' } });
     await waitFor(() => expect(backend.accounts.get('a_li')?.settings).toEqual({}));
   });
+
+  it('connects a Facebook Page through the relay page: asked first, then the pasted address finishes it', async () => {
+    const { backend } = await accounts();
+    await backend.setAppCredentials('facebook', 'fb-app', 'fb-secret');
+    await fireEvent.click(screen.getByRole('button', { name: 'Connect Facebook account' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Connect your Facebook account' });
+    expect(within(dialog).getByTestId('connect-dialog')).toHaveAttribute('data-phase', 'setup');
+    expect(backend.pendingConnects()).toEqual([]);
+    // Without a relay page the engine refuses (Meta takes https redirects only); the field stays.
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Open Facebook' }));
+    expect(await within(dialog).findByRole('alert')).toHaveTextContent(
+      "Facebook: Facebook only sends sign-ins back to an https:// address — host Outpost's relay page (docs/oauth-relay.html)",
+    );
+    const relay = within(dialog).getByLabelText(/Relay page address/);
+    await fireEvent.input(relay, { target: { value: 'https://you.github.io/oauth-relay.html' } });
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Open Facebook' }));
+    await waitFor(() => expect(within(dialog).getByTestId('connect-waiting')).toHaveTextContent('Waiting for Facebook…'));
+    expect(within(dialog).getByTestId('https-line')).toHaveTextContent(
+      'Facebook sends you back to an https address: paste the address you end up on here.',
+    );
+    const [pending] = backend.pendingConnects();
+    backend.signedIn.facebook = 'martinwoodworks';
+    await fireEvent.input(within(dialog).getByLabelText('Paste the address you were sent to'), {
+      target: { value: `https://you.github.io/oauth-relay.html?code=AQB&state=${pending!.state}#_` },
+    });
+    await fireEvent.click(within(dialog).getByRole('button', { name: 'Use this address' }));
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
+    expect([...backend.accounts.values()].find((a) => a.network === 'facebook')?.handle).toBe('martinwoodworks');
+
+    // Next time the relay page is offered again.
+    await fireEvent.click(screen.getByRole('button', { name: 'Connect Facebook account' }));
+    const again = await screen.findByRole('dialog', { name: 'Connect your Facebook account' });
+    expect(within(again).getByLabelText(/Relay page address/)).toHaveValue('https://you.github.io/oauth-relay.html');
+  });
 });

@@ -148,4 +148,134 @@ describe('Compose', () => {
       'linkedin:alice-m': { author: 'urn:li:organization:2414183' },
     });
   });
+
+  it('asks who can watch a TikTok video, shows the account\'s limits, and checks the video against them', async () => {
+    const h = await setup((b) => {
+      b.addAccount({ id: 'a_tt', network: 'tiktok', handle: 'me.tt' });
+      b.queuePick({ mime: 'video/mp4', path: '/Videos/long.mp4', duration_secs: 700 }, { mime: 'video/mp4', path: '/Videos/short.mp4', duration_secs: 42 });
+    });
+    const ondone = vi.fn();
+    h.render(Compose, { editId: null, ondone });
+    await fireEvent.input(screen.getByLabelText('Text'), { target: { value: 'Oil finish #woodworking' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Add media…' }));
+    const group = screen.getByRole('group', { name: /Options for tiktok:me\.tt/ });
+    expect(await within(group).findByTestId('tiktok-max')).toHaveTextContent('Videos up to 10 min for this account');
+    const privacy = within(group).getByLabelText('Who can watch this video') as HTMLSelectElement;
+    await waitFor(() => expect(privacy).not.toBeDisabled());
+    expect(privacy.value).toBe('');
+    expect(privacy).toHaveAttribute('aria-invalid', 'true');
+    expect(within(privacy).getByRole('option', { name: 'Only me' })).toBeInTheDocument();
+    expect(within(checks()).getByText('TikTok: choose who can watch this video for tiktok:me.tt')).toBeInTheDocument();
+    expect(within(checks()).getByText('TikTok: long.mp4 is 11 min 40 s long; this account can post videos up to 10 min — trim it')).toBeInTheDocument();
+    expect(screen.getByTestId('submit')).toBeDisabled();
+
+    await fireEvent.change(privacy, { target: { value: 'SELF_ONLY' } });
+    await waitFor(() => expect(within(checks()).queryByText(/choose who can watch/)).toBeNull());
+    await fireEvent.click(screen.getByRole('button', { name: 'Remove long.mp4' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Add media…' }));
+    await waitFor(() => expect(within(checks()).queryByText(/this account can post videos up to/)).toBeNull());
+    await fireEvent.click(within(group).getByLabelText('Allow comments'));
+    await fireEvent.input(screen.getByTestId('schedule-at'), { target: { value: '2099-12-01T09:30' } });
+    await waitFor(() => expect(screen.getByTestId('submit')).toBeEnabled());
+    await fireEvent.click(screen.getByTestId('submit'));
+    await waitFor(() => expect(ondone).toHaveBeenCalled());
+    const [post] = await h.backend.listPosts();
+    expect(post?.content.options).toEqual({ 'tiktok:me.tt': { privacy_level: 'SELF_ONLY', disable_comment: true } });
+  });
+
+  it('greys out what the TikTok account turned off, and the inbox needs no privacy level', async () => {
+    const h = await setup((b) => {
+      b.addAccount({ id: 'a_tt', network: 'tiktok', handle: 'me.tt' });
+      b.choices.set('a_tt:creator_info', [
+        { id: 'PUBLIC_TO_EVERYONE', name: 'Everyone', extra: null },
+        { id: 'FOLLOWER_OF_CREATOR', name: 'Followers', extra: null },
+        { id: 'SELF_ONLY', name: 'Only me', extra: null },
+        { id: 'duet_disabled', name: 'Duet is off', extra: null },
+      ]);
+    });
+    h.render(Compose, { editId: null, ondone: vi.fn() });
+    const group = screen.getByRole('group', { name: /Options for tiktok:me\.tt/ });
+    const duet = within(group).getByLabelText(/Allow Duet/) as HTMLInputElement;
+    await waitFor(() => expect(duet).toBeDisabled());
+    expect(duet.checked).toBe(false);
+    expect(within(group).getByLabelText('Allow Stitch')).toBeEnabled();
+    expect(within(group).queryByTestId('tiktok-max')).toBeNull();
+    expect((within(group).getByLabelText('Who can watch this video') as HTMLSelectElement).options).toHaveLength(4);
+    await fireEvent.click(within(group).getByLabelText('Send to my TikTok inbox as a draft'));
+    expect(within(group).queryByLabelText('Who can watch this video')).toBeNull();
+    await waitFor(() => expect(within(checks()).queryByText(/choose who can watch/)).toBeNull());
+  });
+
+  it('sets a YouTube title, tags and hand-off (offered only for a scheduled post)', async () => {
+    const h = await setup((b) => {
+      b.addAccount({ id: 'a_yt', network: 'youtube', handle: 'me' });
+      b.queuePick({ mime: 'video/mp4', path: '/Videos/table.mp4', duration_secs: 312 });
+    });
+    const ondone = vi.fn();
+    h.render(Compose, { editId: null, ondone });
+    await fireEvent.input(screen.getByLabelText('Text'), { target: { value: '\nA walnut side table\nFrom rough boards to oil.' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Add media…' }));
+    const group = screen.getByRole('group', { name: /Options for youtube:me/ });
+    const title = within(group).getByLabelText('Title');
+    expect(title).toHaveAttribute('placeholder', 'A walnut side table');
+    expect((within(group).getByLabelText("No, it's not made for kids") as HTMLInputElement).checked).toBe(true);
+    expect((within(group).getByLabelText('Privacy') as HTMLSelectElement).value).toBe('public');
+    const handOff = within(group).getByLabelText('Let YouTube publish it at the scheduled time') as HTMLInputElement;
+    expect(handOff.checked).toBe(true);
+    await fireEvent.click(screen.getByLabelText('Post now'));
+    expect(within(group).queryByLabelText('Let YouTube publish it at the scheduled time')).toBeNull();
+    await fireEvent.click(screen.getByLabelText('Schedule'));
+
+    await fireEvent.input(title, { target: { value: 'Walnut <side> table' } });
+    expect(within(checks()).getByText('YouTube: the title contains < or >, which YouTube refuses — remove them')).toBeInTheDocument();
+    await fireEvent.input(title, { target: { value: 'Walnut side table' } });
+    await fireEvent.input(within(group).getByLabelText(/Tags/), { target: { value: 'woodworking, #walnut, ' } });
+    await fireEvent.click(within(group).getByLabelText('Let YouTube publish it at the scheduled time'));
+    await fireEvent.input(screen.getByTestId('schedule-at'), { target: { value: '2099-12-01T09:30' } });
+    await waitFor(() => expect(screen.getByTestId('submit')).toBeEnabled());
+    await fireEvent.click(screen.getByTestId('submit'));
+    await waitFor(() => expect(ondone).toHaveBeenCalled());
+    const [post] = await h.backend.listPosts();
+    expect(post?.content.options).toEqual({
+      'youtube:me': { made_for_kids: false, title: 'Walnut side table', tags: ['woodworking', 'walnut'], hand_off: false },
+    });
+  });
+
+  it('offers Facebook hand-off only 10 minutes or more ahead, Reels only for one video, and says when Instagram needs a bucket', async () => {
+    const h = await setup((b) => {
+      b.addAccount({ id: 'a_fb', network: 'facebook', handle: 'page' });
+      b.addAccount({ id: 'a_ig', network: 'instagram', handle: 'me.ig' });
+      b.queuePick({ mime: 'video/mp4', path: '/Videos/reel.mp4', duration_secs: 20, width: 1080, height: 1920 });
+    });
+    const ondone = vi.fn();
+    h.render(Compose, { editId: null, ondone });
+    await fireEvent.input(screen.getByLabelText('Text'), { target: { value: 'Open workshop on Saturday' } });
+    await fireEvent.input(screen.getByTestId('schedule-at'), { target: { value: '2099-12-01T09:30' } });
+    const group = screen.getByRole('group', { name: /Options for facebook:page/ });
+    const hold = within(group).getByLabelText('Let Facebook publish it at the scheduled time, even if this computer is off');
+    expect(group).toHaveTextContent('Editing or cancelling it in Outpost updates or deletes it on Facebook.');
+    expect(within(group).queryByLabelText('Post as a Reel')).toBeNull();
+    await fireEvent.click(hold);
+    await fireEvent.click(screen.getByRole('button', { name: 'Add media…' }));
+    await fireEvent.click(within(group).getByLabelText('Post as a Reel'));
+
+    // Posted now: no hand-off (and it is not sent).
+    await fireEvent.click(screen.getByLabelText('Post now'));
+    expect(within(group).queryByLabelText(/Let Facebook publish it/)).toBeNull();
+
+    await fireEvent.click(screen.getByLabelText(/instagram:me\.ig/));
+    const ig = screen.getByRole('group', { name: /Options for instagram:me\.ig/ });
+    expect(within(ig).getByTestId('staging-note')).toHaveTextContent(
+      'Instagram fetches your media from a public address — set up a bucket in Settings › Media staging',
+    );
+    expect(within(ig).getByRole('link', { name: 'Settings › Media staging' })).toHaveAttribute('href', '#/settings/media-staging');
+    await fireEvent.click(screen.getByLabelText(/instagram:me\.ig/));
+
+    await fireEvent.click(screen.getByLabelText('Schedule'));
+    await waitFor(() => expect(screen.getByTestId('submit')).toBeEnabled());
+    await fireEvent.click(screen.getByTestId('submit'));
+    await waitFor(() => expect(ondone).toHaveBeenCalled());
+    const [post] = await h.backend.listPosts();
+    expect(post?.content.options).toEqual({ 'facebook:page': { hand_off: true, reel: true } });
+  });
 });

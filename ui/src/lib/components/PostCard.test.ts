@@ -1,5 +1,5 @@
 import { fireEvent, screen, waitFor } from '@testing-library/svelte';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Account } from '../bindings/Account';
 import type { TargetState } from '../bindings/TargetState';
 import type { MemoryBackend } from '../backend/memoryBackend';
@@ -59,23 +59,77 @@ describe('PostCard', () => {
   it('shows what the network said with a success (a notice), and nothing without one', async () => {
     let account: Account | undefined;
     const h = await setup((b: MemoryBackend) => {
-      account = b.addAccount({ id: 'a_tt', network: 'bluesky', handle: 'me.bsky.social' });
+      account = b.addAccount({ id: 'a_tt', network: 'tiktok', handle: 'me.tt' });
     });
+    const notice = 'TikTok: this app is not audited yet, so the video was posted privately (only you can see it)';
     const post = h.backend.insertPost({
       id: 'p_notice',
+      content: { parts: [{ text: 'A clip', media: [] }], variants: {}, first_comment: null, options: {} },
+      at: Date.parse('2026-01-01T08:30:00Z'),
+      accounts: [account as Account],
+      states: ['published'],
+      extras: [{ publish_id: 'v_pub_1', mode: 'direct', privacy_level: 'SELF_ONLY', notice }],
+    });
+    h.render(PostCard, { post });
+    expect(screen.getByTestId('target-notice')).toHaveTextContent(notice);
+    expect(document.querySelector('[data-target-state="published"] .badge')).toHaveTextContent('Posted');
+    expect(screen.queryByTestId('target-held')).toBeNull();
+  });
+
+  it('reads a post YouTube holds until its time as scheduled there, and still lets it be edited or cancelled', async () => {
+    let account: Account | undefined;
+    const h = await setup((b: MemoryBackend) => {
+      account = b.addAccount({ id: 'a_yt', network: 'youtube', handle: 'me' });
+    });
+    const post = h.backend.insertPost({
+      id: 'p_held',
       content: { parts: [{ text: 'Held', media: [] }], variants: {}, first_comment: null, options: {} },
       at: Date.parse('2099-12-01T08:30:00Z'),
       accounts: [account as Account],
       states: ['published'],
-      errors: [null],
+      extras: [
+        {
+          privacy: 'private',
+          scheduled_on_network: '2099-12-01T08:30:00Z',
+          notice: 'scheduled on YouTube for 2099-12-01 08:30 UTC; YouTube kept the thumbnail as it was',
+        },
+      ],
     });
-    const notice = 'scheduled on YouTube for 2099-12-01 09:30';
-    const target = post.targets[0];
-    if (target) target.progress = [{ remote_id: 'v1', url: null, extra: { notice, scheduled_on_network: '2099-12-01T09:30:00Z' } }];
+    const onedit = vi.fn();
+    h.render(PostCard, { post, onedit });
+    expect(document.querySelector('[data-target-state="published"] .badge')).toHaveTextContent('Scheduled on YouTube');
+    // The card's own status says so too, not "Posted".
+    expect(document.querySelector('header .status')).toHaveTextContent('Scheduled');
+    expect(screen.getByTestId('target-held')).toHaveTextContent(
+      'YouTube has it and publishes it at this time, even if this computer is off. Editing, rescheduling or cancelling it here changes it on YouTube too. View on YouTube ↗',
+    );
+    // The UTC line is replaced by the one above; the rest of what YouTube said stays.
+    expect(screen.getByTestId('target-notice')).toHaveTextContent(/^YouTube kept the thumbnail as it was$/);
+    await fireEvent.click(screen.getByRole('button', { name: 'Edit' }));
+    expect(onedit).toHaveBeenCalledWith('p_held');
+    expect(screen.getByRole('button', { name: 'Reschedule' })).toBeInTheDocument();
+    await fireEvent.click(screen.getByRole('button', { name: 'Cancel post' }));
+    await waitFor(async () => expect((await h.backend.getPost('p_held')).post.targets[0]?.state).toBe('cancelled'));
+  });
+
+  it('says when a network holds a copy until another time, in the user zone', async () => {
+    let account: Account | undefined;
+    const h = await setup((b: MemoryBackend) => {
+      account = b.addAccount({ id: 'a_fb', network: 'facebook', handle: 'page' });
+    });
+    const post = h.backend.insertPost({
+      id: 'p_held_fb',
+      content: { parts: [{ text: 'Held', media: [] }], variants: {}, first_comment: null, options: {} },
+      at: Date.parse('2099-12-01T08:30:00Z'),
+      accounts: [account as Account],
+      states: ['published'],
+      extras: [{ scheduled_on_network: '2099-12-02T08:30:00Z', notice: 'scheduled on Facebook for 2099-12-02 08:30 UTC' }],
+    });
     h.render(PostCard, { post });
-    expect(screen.getByTestId('target-notice')).toHaveTextContent(notice);
-    // Held by the network until a time still ahead: not "Posted" yet.
-    expect(document.querySelector('[data-target-state="published"] .badge')).toHaveTextContent('Scheduled on Bluesky');
+    expect(document.querySelector('[data-target-state="published"] .badge')).toHaveTextContent('Scheduled on Facebook');
+    // Europe/Berlin, not UTC; the UTC notice itself is not repeated.
+    expect(screen.getByTestId('target-held')).toHaveTextContent(/^Facebook has it and publishes it on Wed,? 2 Dec 2099, 09:30 \S+, even if this computer is off\./);
+    expect(screen.queryByTestId('target-notice')).toBeNull();
   });
 
   it('shows a refused action message on the card', async () => {

@@ -89,10 +89,33 @@ export function displayName(n: Network): string {
 }
 
 /** Networks Outpost can publish to today; the others are "coming soon". */
-export const AVAILABLE_NETWORKS: readonly Network[] = ['bluesky', 'x', 'linkedin', 'pinterest'];
+export const AVAILABLE_NETWORKS: readonly Network[] = [
+  'bluesky',
+  'x',
+  'linkedin',
+  'pinterest',
+  'facebook',
+  'instagram',
+  'threads',
+  'tiktok',
+  'youtube',
+];
 
 /** Available networks connected in the system browser (OAuth), with the user's developer app. */
-export const OAUTH_NETWORKS: readonly Network[] = ['x', 'linkedin', 'pinterest'];
+export const OAUTH_NETWORKS: readonly Network[] = ['x', 'linkedin', 'pinterest', 'facebook', 'instagram', 'threads', 'tiktok', 'youtube'];
+
+/**
+ * Networks whose sign-in page sends the browser back only to an `https://` address (Meta's and
+ * TikTok's rules): connecting goes through the user's relay page or a pasted address.
+ */
+export const HTTPS_REDIRECT_NETWORKS: readonly Network[] = ['facebook', 'instagram', 'threads', 'tiktok'];
+
+/** Networks that fetch a post's media from a public address (the staging bucket): all of it, or photos only. */
+export const STAGED_MEDIA: Partial<Record<Network, 'all' | 'photos'>> = {
+  instagram: 'all',
+  threads: 'all',
+  tiktok: 'photos',
+};
 
 const BASE: Omit<Limits, 'network'> = {
   textMax: 0,
@@ -182,7 +205,7 @@ const TABLE: Record<Network, Omit<Limits, 'network'>> = {
     maxVideos: 10,
     imageMaxBytes: 8 * MB,
     videoMaxBytes: 300 * MB,
-    imageMimes: ['image/jpeg', 'image/png'],
+    imageMimes: ['image/jpeg'],
     requiresMedia: true,
     videoMaxSecs: 15 * 60,
     supportsFirstComment: true,
@@ -223,7 +246,7 @@ const TABLE: Record<Network, Omit<Limits, 'network'>> = {
     textCount: 'chars',
     textBytesMax: 5000,
     videoMaxSecs: 12 * 3600,
-    supportsFirstComment: true,
+    supportsFirstComment: false,
   },
 };
 

@@ -2,6 +2,7 @@
 
 import type { Post } from '../bindings/Post';
 import type { PostStatus } from '../bindings/PostStatus';
+import type { Target } from '../bindings/Target';
 import type { TargetState } from '../bindings/TargetState';
 
 const LEASED: readonly TargetState[] = ['claimed', 'sending', 'processing'];
@@ -28,19 +29,39 @@ export function derivePostStatus(states: TargetState[]): PostStatus {
   return 'cancelled';
 }
 
+/**
+ * When a network holds this published target until a time still ahead (hand-off: Facebook's
+ * `scheduled_publish_time`, YouTube's `publishAt`; the engine's `extra.scheduled_on_network`).
+ */
+export function heldUntil(t: Pick<Target, 'state' | 'progress'>, now: number = Date.now()): number | null {
+  if (t.state !== 'published') return null;
+  const extra = t.progress[0]?.extra as { scheduled_on_network?: unknown } | null | undefined;
+  const at = extra && typeof extra.scheduled_on_network === 'string' ? Date.parse(extra.scheduled_on_network) : NaN;
+  return Number.isFinite(at) && at > now ? at : null;
+}
+
+/** The post's status as the user reads it: a copy a network holds until its time counts as scheduled. */
+export function shownStatus(post: Pick<Post, 'targets' | 'status'>, now: number = Date.now()): PostStatus {
+  if (!post.targets.some((t) => t.state === 'published' && t.progress[0]?.extra)) return post.status;
+  return derivePostStatus(post.targets.map((t) => (heldUntil(t, now) !== null ? 'scheduled' : t.state)));
+}
+
 /** Target states from which a post may be moved on the calendar or edited. */
 export const MOVABLE: readonly TargetState[] = ['scheduled', 'draft', 'missed', 'failed'];
 
-/** A post may be dragged/edited only when every network is still waiting, missed or failed. */
-export function isMovable(post: Pick<Post, 'targets'>): boolean {
-  return post.targets.length > 0 && post.targets.every((t) => MOVABLE.includes(t.state));
+/**
+ * A post may be dragged/edited only when every network is still waiting, missed or failed — or
+ * holds the post until its time (the engine then changes it there too).
+ */
+export function isMovable(post: Pick<Post, 'targets'>, now: number = Date.now()): boolean {
+  return post.targets.length > 0 && post.targets.every((t) => MOVABLE.includes(t.state) || heldUntil(t, now) !== null);
 }
 
 /** Why a post cannot be moved, in the user's words (null when it can). */
-export function whyNotMovable(post: Pick<Post, 'targets' | 'status'>): string | null {
-  if (isMovable(post)) return null;
+export function whyNotMovable(post: Pick<Post, 'targets' | 'status'>, now: number = Date.now()): string | null {
+  if (isMovable(post, now)) return null;
   if (post.targets.some((t) => isLeased(t.state))) return 'It is being posted right now — wait until it finishes.';
-  if (post.targets.some((t) => t.state === 'published')) {
+  if (post.targets.some((t) => t.state === 'published' && heldUntil(t, now) === null)) {
     return 'It is already published — a published post cannot be moved. Duplicate it to post again.';
   }
   if (post.targets.some((t) => t.state === 'unconfirmed')) {

@@ -6,7 +6,20 @@ import type { MediaRef } from '../bindings/MediaRef';
 import type { Network } from '../bindings/Network';
 import type { PostContent } from '../bindings/PostContent';
 import { limits, NETWORKS } from './limits';
-import { applyAccountDefaults, checkAll, checkContext, optionsFor, rustDebug, validate, validateOptions } from './validate';
+import {
+  applyAccountDefaults,
+  checkAll,
+  checkContext,
+  creatorInfoOf,
+  derivedYoutubeTitle,
+  humanMs,
+  optionsFor,
+  rustDebug,
+  splitTags,
+  tagsLength,
+  validate,
+  validateOptions,
+} from './validate';
 
 const post = (text: string): PostContent => ({ parts: [{ text, media: [] }], variants: {}, first_comment: null, options: {} });
 const image = (name: string, bytes: number): MediaRef => ({
@@ -118,6 +131,7 @@ describe('context checks', () => {
     const f = checkContext(c, { accounts: [account('tiktok', 'me'), account('bluesky', 'me.bsky.social')] });
     expect(f.map((x) => x.message)).toEqual([
       'TikTok: first comments are not supported — it will not be posted on TikTok',
+      'TikTok: choose who can watch this video for tiktok:me',
       'Bluesky: first comments are not supported — it will not be posted on Bluesky',
     ]);
     const x = checkContext(c, { accounts: [account('x', 'me')] });
@@ -202,5 +216,117 @@ describe('per-target options mirror validate_options', () => {
     expect(found(withOptions({ 'pinterest:alice': { board_id: '5' } }), [pin, bob]).map((x) => x.message)).toEqual([
       'Pinterest: Pinterest board not selected — choose a board for pinterest:bob',
     ]);
+  });
+});
+
+describe('TikTok, YouTube and Facebook options', () => {
+  const tiktok = account('tiktok', 'me');
+  const video = (name: string): MediaRef => ({ ...image(name, 5_000_000), mime: 'video/mp4', width: 1080, height: 1920 });
+  const clip = (options: PostContent['options'] = {}): PostContent => ({
+    ...post('a clip'),
+    parts: [{ text: 'a clip', media: [video('long.mp4')] }],
+    options,
+  });
+  const messages = (network: Network, options: Record<string, unknown>, address = `${network}:me`) =>
+    validateOptions(network, address, options).map((f) => `${f.field}: ${f.message}`);
+
+  it('asks TikTok for an explicit privacy level, except for the inbox', () => {
+    expect(messages('tiktok', {})).toEqual(['privacy_level: TikTok: choose who can watch this video for tiktok:me']);
+    expect(messages('tiktok', { privacy_level: '  ' })).toEqual(['privacy_level: TikTok: choose who can watch this video for tiktok:me']);
+    expect(messages('tiktok', { privacy_level: 'SELF_ONLY' })).toEqual([]);
+    // The engine upper-cases it.
+    expect(messages('tiktok', { privacy_level: 'public_to_everyone', mode: 'Direct' })).toEqual([]);
+    expect(messages('tiktok', { mode: 'inbox' })).toEqual([]);
+    expect(messages('tiktok', { privacy_level: 'FRIENDS', mode: 'draft', disable_duet: 3, disable_comment: 'true', disable_stitch: false })).toEqual([
+      'mode: TikTok: the option mode is "draft"; use direct (post now) or inbox (send to the TikTok inbox as a draft)',
+      'privacy_level: TikTok: the option privacy_level is "FRIENDS"; use one of PUBLIC_TO_EVERYONE, MUTUAL_FOLLOW_FRIENDS, FOLLOWER_OF_CREATOR, SELF_ONLY',
+      'disable_duet: TikTok: the option disable_duet is 3; use true or false',
+    ]);
+    expect(messages('tiktok', { privacy_level: ['SELF_ONLY'] })).toEqual([
+      'privacy_level: TikTok: the option privacy_level is ["SELF_ONLY"]; it must be text',
+    ]);
+  });
+
+  it('reads the creator info choices', () => {
+    const info = creatorInfoOf([
+      { id: 'SELF_ONLY', name: 'Only me', extra: null },
+      { id: 'PUBLIC_TO_EVERYONE', name: 'Everyone', extra: null },
+      { id: 'max_video_post_duration_sec', name: 'Longest video', extra: { value: 600 } },
+      { id: 'duet_disabled', name: 'Duet is off', extra: null },
+    ]);
+    expect(info).toEqual({
+      privacyLevels: ['PUBLIC_TO_EVERYONE', 'SELF_ONLY'],
+      maxVideoSecs: 600,
+      commentDisabled: false,
+      duetDisabled: true,
+      stitchDisabled: false,
+    });
+    expect(creatorInfoOf([]).maxVideoSecs).toBeNull();
+    expect(creatorInfoOf([{ id: 'max_video_post_duration_sec', name: '', extra: { value: '300' } }]).maxVideoSecs).toBe(300);
+  });
+
+  it("checks a video against the TikTok account's own longest video", () => {
+    const creators = new Map([[tiktok.id, creatorInfoOf([{ id: 'SELF_ONLY', name: 'Only me', extra: null }, { id: 'max_video_post_duration_sec', name: '', extra: { value: 600 } }])]]);
+    const c = clip({ 'tiktok:me': { privacy_level: 'SELF_ONLY' } });
+    const f = checkContext(c, { accounts: [tiktok], durations: new Map([['/tmp/long.mp4', 750.4]]), creators });
+    expect(f.map((x) => `${x.field}: ${x.message}`)).toEqual([
+      'media[1]: TikTok: long.mp4 is 12 min 30 s long; this account can post videos up to 10 min — trim it',
+    ]);
+    expect(checkContext(c, { accounts: [tiktok], durations: new Map([['/tmp/long.mp4', 600]]), creators })).toEqual([]);
+    // Without the account's own limit, TikTok's general one.
+    expect(checkContext(c, { accounts: [tiktok], durations: new Map([['/tmp/long.mp4', 750]]) }).map((x) => x.message)).toEqual([
+      'TikTok: long.mp4 is 12:30 long; TikTok takes videos up to 10 min — trim it',
+    ]);
+    // A creator allowed longer videos is not held to the general 10 minutes.
+    const long = new Map([[tiktok.id, creatorInfoOf([{ id: 'max_video_post_duration_sec', name: '', extra: { value: 3600 } }])]]);
+    expect(checkContext(c, { accounts: [tiktok], durations: new Map([['/tmp/long.mp4', 750]]), creators: long })).toEqual([]);
+  });
+
+  it('refuses a TikTok privacy level the account is not offered (an unaudited app is posted privately instead)', () => {
+    const offered = (...levels: string[]) =>
+      new Map([[tiktok.id, creatorInfoOf(levels.map((id) => ({ id, name: id, extra: null })))]]);
+    const c = clip({ 'tiktok:me': { privacy_level: 'PUBLIC_TO_EVERYONE' } });
+    expect(checkContext(c, { accounts: [tiktok], creators: offered('FOLLOWER_OF_CREATOR', 'SELF_ONLY') }).map((x) => x.message)).toEqual([
+      'TikTok: tiktok:me cannot post with privacy_level PUBLIC_TO_EVERYONE (TikTok offers FOLLOWER_OF_CREATOR, SELF_ONLY) — choose one of those',
+    ]);
+    expect(checkContext(c, { accounts: [tiktok], creators: offered('SELF_ONLY') })).toEqual([]);
+    expect(checkContext(c, { accounts: [tiktok], creators: offered('PUBLIC_TO_EVERYONE', 'SELF_ONLY') })).toEqual([]);
+  });
+
+  it('checks YouTube titles, privacy, tags and switches', () => {
+    expect(messages('youtube', { title: 'My video', privacy: 'Unlisted', made_for_kids: false, tags: ['a', 'b c'], hand_off: 'true' })).toEqual([]);
+    expect(messages('youtube', { title: `${'t'.repeat(101)}` })).toEqual([
+      'title: YouTube: the title is 101 characters; the limit is 100 — shorten it by 1',
+    ]);
+    expect(messages('youtube', { title: 'Tables <3', privacy: 'secret', made_for_kids: 'no' })).toEqual([
+      'title: YouTube: the title contains < or >, which YouTube refuses — remove them',
+      'privacy: YouTube: the option privacy is "secret"; use public, unlisted or private',
+      'made_for_kids: YouTube: the option made_for_kids is "no"; use true or false',
+    ]);
+    expect(messages('youtube', { tags: 'wood, <b>' })).toEqual([
+      'tags: YouTube: the tag "<b>" contains < or >, which YouTube refuses — remove them',
+    ]);
+    const many = Array.from({ length: 50 }, (_, i) => `tag number ${i}`);
+    expect(tagsLength(['a', 'b c'])).toBe(1 + 3 + 2 + 1);
+    expect(messages('youtube', { tags: many })).toEqual([
+      `tags: YouTube: the tags take ${tagsLength(many)} characters (commas, and quotes around tags with spaces, count); the limit is 500 — remove some tags`,
+    ]);
+    expect(messages('youtube', { tags: [{}] })).toEqual(['tags: YouTube: the option tags contains {}; give words, e.g. travel, alps']);
+    expect(splitTags(' woodworking, #walnut ,, side table ')).toEqual(['woodworking', 'walnut', 'side table']);
+    expect(derivedYoutubeTitle('\n  Walnut <table>  \nmore')).toBe('Walnut table');
+    expect(derivedYoutubeTitle('', 'clip-01.mp4')).toBe('clip-01');
+  });
+
+  it('checks the Facebook switches', () => {
+    expect(messages('facebook', { hand_off: true, reel: false })).toEqual([]);
+    expect(messages('facebook', { hand_off: 'soon' })).toEqual(['hand_off: Facebook: the option hand_off is "soon"; use true or false']);
+    expect(messages('instagram', { anything: 1 })).toEqual([]);
+  });
+
+  it('says lengths as the engine does', () => {
+    expect(humanMs(750_400)).toBe('12 min 30 s');
+    expect(humanMs(600_000)).toBe('10 min');
+    expect(humanMs(45_000)).toBe('45 s');
+    expect(humanMs(500)).toBe('0.5 s');
   });
 });

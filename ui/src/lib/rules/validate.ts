@@ -5,6 +5,7 @@
 //! Used by Compose for instant feedback and by the memory backend as its "engine".
 
 import type { Account } from '../bindings/Account';
+import type { AccountChoice } from '../bindings/AccountChoice';
 import type { Finding } from '../bindings/Finding';
 import type { MediaRef } from '../bindings/MediaRef';
 import type { Network } from '../bindings/Network';
@@ -17,6 +18,18 @@ import { chars, utf8Bytes } from './text';
 /** Pinterest's pin title and destination link limits (outpost-core `validate_options`). */
 export const PIN_TITLE_MAX = 100;
 export const PIN_LINK_MAX = 2048;
+
+/** YouTube's title and tags limits (outpost-networks `youtube/plan.rs`). */
+export const YT_TITLE_MAX = 100;
+export const YT_TAGS_MAX = 500;
+export const YT_PRIVACY = ['public', 'unlisted', 'private'] as const;
+
+/** TikTok's privacy levels (`privacy_level`), and how a video goes out (`mode`). */
+export const TIKTOK_PRIVACY_LEVELS = ['PUBLIC_TO_EVERYONE', 'MUTUAL_FOLLOW_FRIENDS', 'FOLLOWER_OF_CREATOR', 'SELF_ONLY'] as const;
+export const TIKTOK_MODES = ['direct', 'inbox'] as const;
+
+/** Facebook holds a post (hand-off) only when it is due at least this far ahead. */
+export const FB_HOLD_MIN_MS = 10 * 60_000;
 
 export const isImage = (m: Pick<MediaRef, 'mime'>): boolean => m.mime.startsWith('image/');
 export const isVideo = (m: Pick<MediaRef, 'mime'>): boolean => m.mime.startsWith('video/');
@@ -158,6 +171,17 @@ export function formatDuration(secs: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${r}` : `${m}:${r}`;
 }
 
+/** The engine's `human_ms`: "2 min 30 s", "10 min", "45 s", "0.5 s". */
+export function humanMs(ms: number): string {
+  const whole = Math.max(0, Math.round(ms));
+  const secs = Math.floor(whole / 1000);
+  const rest = whole % 1000;
+  const m = Math.floor(secs / 60);
+  const s = secs % 60;
+  if (m === 0) return rest === 0 ? `${s} s` : `${(s + rest / 1000).toFixed(2).replace(/0+$/, '').replace(/\.$/, '')} s`;
+  return s === 0 ? `${m} min` : `${m} min ${s} s`;
+}
+
 function describeSecs(secs: number): string {
   if (secs % 3600 === 0) return `${secs / 3600} h`;
   if (secs % 60 === 0) return `${secs / 60} min`;
@@ -172,6 +196,40 @@ export interface CheckContext {
   durations?: ReadonlyMap<string, number>;
   /** Quota usage as `status` reports it (`account` is `network:handle`). */
   quotas?: QuotaUsage[];
+  /** TikTok: what `accountChoices(id, 'creator_info')` said, by account id, where known. */
+  creators?: ReadonlyMap<string, CreatorInfo>;
+}
+
+/** A TikTok account's posting rules (`creator_info/query`), read from its `creator_info` choices. */
+export interface CreatorInfo {
+  /** The privacy levels the account may post with, in TikTok's order. */
+  privacyLevels: string[];
+  /** The longest video the account may post (`max_video_post_duration_sec`), when TikTok says. */
+  maxVideoSecs: number | null;
+  commentDisabled: boolean;
+  duetDisabled: boolean;
+  stitchDisabled: boolean;
+}
+
+/**
+ * `accountChoices(id, 'creator_info')` → `CreatorInfo`: one choice per allowed privacy level (its
+ * id is the level), `max_video_post_duration_sec` with the number in `extra.value`, and
+ * `comment_disabled` / `duet_disabled` / `stitch_disabled` when the creator turned those off.
+ */
+export function creatorInfoOf(choices: readonly AccountChoice[]): CreatorInfo {
+  const has = (id: string) =>
+    choices.some((c) => c.id === id && (c.extra as { value?: unknown } | null)?.value !== false);
+  const max = choices.find((c) => c.id === 'max_video_post_duration_sec');
+  const raw = (max?.extra as { value?: unknown } | null | undefined)?.value;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : NaN;
+  const offered = new Set(choices.map((c) => c.id));
+  return {
+    privacyLevels: TIKTOK_PRIVACY_LEVELS.filter((p) => offered.has(p)),
+    maxVideoSecs: Number.isFinite(n) && n > 0 ? n : null,
+    commentDisabled: has('comment_disabled'),
+    duetDisabled: has('duet_disabled'),
+    stitchDisabled: has('stitch_disabled'),
+  };
 }
 
 export function accountAddress(a: Pick<Account, 'network' | 'handle'>): string {
@@ -264,8 +322,129 @@ export function validateOptions(network: Network, address: string, options: Opti
     if (link !== null && (!(link.startsWith('https://') || link.startsWith('http://')) || utf8Bytes(link) > PIN_LINK_MAX)) {
       error('link', `the pin link ${rustDebug(link)} must be an http(s) address of at most 2,048 characters`);
     }
+  } else if (network === 'tiktok') {
+    const privacyBad = textProblem(options, 'privacy_level');
+    const modeBad = textProblem(options, 'mode');
+    if (privacyBad) error('privacy_level', privacyBad);
+    if (modeBad) error('mode', modeBad);
+    const mode = modeBad ? null : optionText(options, 'mode');
+    if (mode !== null && !(TIKTOK_MODES as readonly string[]).includes(mode.toLowerCase())) {
+      error('mode', `the option mode is ${rustDebug(mode)}; use direct (post now) or inbox (send to the TikTok inbox as a draft)`);
+    }
+    // Sent to the inbox, the video is finished in the TikTok app: privacy is chosen there.
+    const inbox = mode?.toLowerCase() === 'inbox';
+    const privacy = privacyBad ? null : optionText(options, 'privacy_level');
+    if (privacy === null && !privacyBad && !inbox) {
+      error('privacy_level', `choose who can watch this video for ${address}`);
+    } else if (privacy !== null && !(TIKTOK_PRIVACY_LEVELS as readonly string[]).includes(privacy.toUpperCase())) {
+      error('privacy_level', `the option privacy_level is ${rustDebug(privacy)}; use one of ${TIKTOK_PRIVACY_LEVELS.join(', ')}`);
+    }
+    for (const key of ['disable_comment', 'disable_duet', 'disable_stitch']) {
+      const p = flagProblem(options, key);
+      if (p) error(key, p);
+    }
+  } else if (network === 'youtube') {
+    const titleBad = textProblem(options, 'title');
+    if (titleBad) error('title', titleBad);
+    const title = optionText(options, 'title');
+    if (title !== null) {
+      if (/[<>]/.test(title)) error('title', 'the title contains < or >, which YouTube refuses — remove them');
+      const n = chars(title);
+      if (n > YT_TITLE_MAX) {
+        error('title', `the title is ${n} characters; the limit is ${YT_TITLE_MAX} — shorten it by ${n - YT_TITLE_MAX}`);
+      }
+    }
+    const privacy = optionText(options, 'privacy') ?? optionText(options, 'privacy_status');
+    if (privacy !== null && !(YT_PRIVACY as readonly string[]).includes(privacy.toLowerCase())) {
+      error('privacy', `the option privacy is ${rustDebug(privacy)}; use public, unlisted or private`);
+    }
+    for (const key of ['made_for_kids', 'hand_off', 'notify_subscribers']) {
+      const p = flagProblem(options, key);
+      if (p) error(key, p);
+    }
+    const tags = youtubeTags(options['tags']);
+    if ('error' in tags) {
+      error('tags', tags.error);
+    } else {
+      const bad = tags.ok.find((t) => /[<>]/.test(t));
+      if (bad !== undefined) error('tags', `the tag ${rustDebug(bad)} contains < or >, which YouTube refuses — remove them`);
+      const n = tagsLength(tags.ok);
+      if (n > YT_TAGS_MAX) {
+        error(
+          'tags',
+          `the tags take ${n} characters (commas, and quotes around tags with spaces, count); the limit is ${YT_TAGS_MAX} — remove some tags`,
+        );
+      }
+    }
+  } else if (network === 'facebook') {
+    for (const key of ['hand_off', 'reel']) {
+      const p = flagProblem(options, key);
+      if (p) error(key, p);
+    }
   }
   return out;
+}
+
+/** An option the engine reads as text but that is something else (a number counts as text). */
+function textProblem(options: Options, key: string): string | null {
+  const v = options[key];
+  if (v === undefined || v === null || typeof v === 'string' || typeof v === 'number') return null;
+  return `the option ${key} is ${JSON.stringify(v)}; it must be text`;
+}
+
+/** A yes/no option: `true`/`false`, or the text "true"/"false" (as `--option key=true` gives it). */
+function flagProblem(options: Options, key: string): string | null {
+  const v = options[key];
+  if (v === undefined || v === null || typeof v === 'boolean') return null;
+  if (typeof v === 'string' && ['true', 'false'].includes(v.trim().toLowerCase())) return null;
+  return `the option ${key} is ${JSON.stringify(v)}; use true or false`;
+}
+
+/** A yes/no option's value (`fallback` when absent or not a yes/no). */
+export function optionFlag(options: Options, key: string, fallback: boolean): boolean {
+  const v = options[key];
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string' && ['true', 'false'].includes(v.trim().toLowerCase())) return v.trim().toLowerCase() === 'true';
+  return fallback;
+}
+
+/** Text typed as "woodworking, #walnut, side table" → the tags YouTube gets (`#` and blanks dropped). */
+export function splitTags(text: string): string[] {
+  return text
+    .split(',')
+    .map((t) => t.trim().replace(/^#+/, '').trim())
+    .filter((t) => t !== '');
+}
+
+/** `tags` as the engine reads it: an array of words, or comma-separated text. */
+export function youtubeTags(v: unknown): { ok: string[] } | { error: string } {
+  if (v === undefined || v === null) return { ok: [] };
+  if (typeof v === 'string') return { ok: splitTags(v) };
+  if (Array.isArray(v)) {
+    const words: string[] = [];
+    for (const t of v) {
+      if (typeof t === 'string' || typeof t === 'number') words.push(String(t));
+      else return { error: `the option tags contains ${JSON.stringify(t)}; give words, e.g. travel, alps` };
+    }
+    return { ok: splitTags(words.join(',')) };
+  }
+  return { error: `the option tags is ${JSON.stringify(v)}; give words, e.g. travel, alps` };
+}
+
+/** How YouTube counts tags against its 500: characters, commas between, quotes around tags with spaces. */
+export function tagsLength(tags: readonly string[]): number {
+  return tags.reduce((n, t) => n + chars(t) + (t.includes(' ') ? 2 : 0), 0) + Math.max(0, tags.length - 1);
+}
+
+/** The title YouTube gets when none is set: the text's first line (else the file's name), ≤ 100 characters, no < or >. */
+export function derivedYoutubeTitle(text: string, fileNameFallback = ''): string {
+  const line = text
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l !== '');
+  const stem = fileNameFallback.replace(/\.[^.]*$/, '');
+  const t = (line ?? stem).replace(/[<>]/g, '').trim();
+  return [...t].slice(0, YT_TITLE_MAX).join('');
 }
 
 /** Checks that need the accounts and probed media, per account. */
@@ -274,6 +453,7 @@ export function checkContext(content: PostContent, ctx: CheckContext): Finding[]
   // As the engine's check_draft: account defaults first, then the options per target.
   const filled = applyAccountDefaults(content, ctx.accounts);
   const seenNetworks = new Set<Network>();
+  const cap = (a: Account) => ctx.creators?.get(a.id)?.maxVideoSecs ?? null;
   for (const account of ctx.accounts) {
     const network = account.network;
     const name = displayName(network);
@@ -284,10 +464,12 @@ export function checkContext(content: PostContent, ctx: CheckContext): Finding[]
     if (!seenNetworks.has(network)) {
       seenNetworks.add(network);
       const parts = partsFor(content, network);
+      // Where every account of the network says its own longest video (TikTok), that is the limit.
+      const ownCaps = ctx.accounts.filter((a) => a.network === network).every((a) => cap(a) !== null);
       parts.forEach((part, i) => {
         part.media.forEach((m, j) => {
           const secs = ctx.durations?.get(m.path);
-          if (isVideo(m) && secs !== undefined && l.videoMaxSecs > 0 && secs > l.videoMaxSecs) {
+          if (!ownCaps && isVideo(m) && secs !== undefined && l.videoMaxSecs > 0 && secs > l.videoMaxSecs) {
             const field = parts.length === 1 ? `media[${j + 1}]` : `part ${i + 1} media[${j + 1}]`;
             push(
               'error',
@@ -302,7 +484,10 @@ export function checkContext(content: PostContent, ctx: CheckContext): Finding[]
         push('warning', 'first_comment', `first comments are not supported — it will not be posted on ${name}`);
       }
     }
-    out.push(...validateOptions(network, address, optionsFor(filled, network, address)));
+    const options = optionsFor(filled, network, address);
+    out.push(...validateOptions(network, address, options));
+    const creator = ctx.creators?.get(account.id);
+    if (network === 'tiktok' && creator) checkCreator(content, address, options, creator, ctx.durations, push);
     if (account.status !== 'active') {
       // The engine's own warning, word for word (outpost-engine api.rs `findings`).
       push('warning', 'account', `account ${address} needs reconnecting — reconnect it before the post is due`);
@@ -319,6 +504,50 @@ export function checkContext(content: PostContent, ctx: CheckContext): Finding[]
     }
   }
   return out;
+}
+
+/** TikTok: the account's own longest video, and a privacy level TikTok does not offer it. */
+function checkCreator(
+  content: PostContent,
+  address: string,
+  options: Options,
+  creator: CreatorInfo,
+  durations: ReadonlyMap<string, number> | undefined,
+  push: (severity: 'error' | 'warning', field: string, message: string) => void,
+): void {
+  const max = creator.maxVideoSecs;
+  if (max !== null) {
+    const parts = partsFor(content, 'tiktok');
+    parts.forEach((part, i) =>
+      part.media.forEach((m, j) => {
+        const secs = durations?.get(m.path);
+        if (!isVideo(m) || secs === undefined) return;
+        const ms = Math.round(secs * 1000);
+        if (ms <= max * 1000) return;
+        const field = parts.length === 1 ? `media[${j + 1}]` : `part ${i + 1} media[${j + 1}]`;
+        push('error', field, `${fileName(m.path)} is ${humanMs(ms)} long; this account can post videos up to ${humanMs(max * 1000)} — trim it`);
+      }),
+    );
+  }
+  const inbox = optionText(options, 'mode')?.toLowerCase() === 'inbox';
+  const chosen = optionText(options, 'privacy_level')?.toUpperCase() ?? null;
+  const levels = creator.privacyLevels;
+  // An app TikTok has not audited yet is offered "only me": the engine posts privately, with a notice.
+  const onlySelf = levels.length > 0 && levels.every((p) => p === 'SELF_ONLY');
+  if (
+    !inbox &&
+    levels.length > 0 &&
+    chosen !== null &&
+    (TIKTOK_PRIVACY_LEVELS as readonly string[]).includes(chosen) &&
+    !levels.includes(chosen) &&
+    !onlySelf
+  ) {
+    push(
+      'error',
+      'privacy_level',
+      `${address} cannot post with privacy_level ${chosen} (TikTok offers ${levels.join(', ')}) — choose one of those`,
+    );
+  }
 }
 
 /** All findings for a post going to these accounts: per-network content checks + context checks. */
