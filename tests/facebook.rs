@@ -777,3 +777,53 @@ async fn a_post_handed_off_to_facebook_is_moved_there_when_rescheduled() {
         "it goes out at the new time"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_pages_of_the_same_person_become_accounts_of_their_own() {
+    let f = machine().await;
+    let c = f.connect("Ada's Bakery", "adasbakery").await;
+    let cafe = f.fb.create_page("Ada's Cafe", Some("adascafe"));
+    f.fb.grant_page(&c.user.id, &cafe.id, &ADMIN_TASKS);
+    let listed =
+        f.m.json(&["accounts", "choices", &c.account_id, "pages"])
+            .await;
+    let ids: Vec<&str> = listed["choices"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(ids.contains(&cafe.id.as_str()), "{listed:#}");
+    let r =
+        f.m.run_async(
+            &["--json", "accounts", "add-pages", &c.account_id, &cafe.id],
+            None,
+        )
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.json()["accounts"][0]["handle"],
+        "adascafe",
+        "{}",
+        r.stdout
+    );
+    let accounts = f.m.json(&["accounts", "list"]).await;
+    assert_eq!(accounts["accounts"].as_array().map(Vec::len), Some(2));
+    let id =
+        f.m.post(&[
+            "Fresh bread at the cafe",
+            "--to",
+            "facebook:adascafe",
+            "--now",
+        ])
+        .await;
+    f.agent_once().await;
+    assert_eq!(f.m.status_of(&id).await, "published");
+    assert_eq!(
+        f.fb.live_posts(&cafe.id).len(),
+        1,
+        "posted on the cafe's Page"
+    );
+    assert!(
+        f.fb.live_posts(&c.page.id).is_empty(),
+        "not on the bakery's"
+    );
+}

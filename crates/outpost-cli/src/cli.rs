@@ -105,6 +105,9 @@ pub enum AccountsCmd {
     List,
     /// Remove an account (refused while it has posts waiting).
     Remove { id: String },
+    /// Facebook: connect more of your Pages (see `accounts choices ID pages`), each as its
+    /// own account, with the sign-in of account ID.
+    AddPages { id: String, page_ids: Vec<String> },
     /// List an account's choices: `boards` (Pinterest), `organizations` (LinkedIn).
     Choices { id: String, kind: String },
     /// Set an account's default: `board_id` (Pinterest), `author` (LinkedIn organisation URN);

@@ -32,6 +32,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Accounts(AccountsCmd::Remove { id }) => ctx.accounts_remove(&id),
         Command::Accounts(AccountsCmd::Connect(c)) => ctx.accounts_connect(c),
         Command::Accounts(AccountsCmd::Choices { id, kind }) => ctx.accounts_choices(&id, &kind),
+        Command::Accounts(AccountsCmd::AddPages { id, page_ids }) => {
+            ctx.accounts_add_pages(&id, &page_ids)
+        }
         Command::Accounts(AccountsCmd::Default { id, key, value }) => {
             ctx.accounts_default(&id, &key, value.as_deref())
         }
@@ -243,6 +246,26 @@ impl Ctx {
             Utc::now(),
         ))?;
         self.print_connected(&r.account, r.reconnected);
+        Ok(())
+    }
+
+    fn accounts_add_pages(&self, id: &str, page_ids: &[String]) -> Result<(), CliError> {
+        if page_ids.is_empty() {
+            return Err(CliError::Invalid(
+                "accounts add-pages: name at least one Page id (see `outpost accounts choices ID pages`)".into(),
+            ));
+        }
+        let api = self.api()?;
+        let done = runtime()?.block_on(api.connect_pages(id, page_ids, Utc::now()))?;
+        if self.json {
+            print_json(
+                &serde_json::json!({ "accounts": done.iter().map(|r| &r.account).collect::<Vec<_>>() }),
+            );
+        } else {
+            for r in &done {
+                self.print_connected(&r.account, r.reconnected);
+            }
+        }
         Ok(())
     }
 

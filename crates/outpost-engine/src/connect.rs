@@ -338,6 +338,52 @@ impl Outpost {
             .await
     }
 
+    /// Facebook: connects further Pages of the person who connected `account_id` (each Page
+    /// is its own account), with that account's long-lived sign-in — no new browser round.
+    pub async fn connect_pages(
+        &self,
+        account_id: &str,
+        page_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ConnectResult>, ApiError> {
+        let account = self.store().account(account_id)?.ok_or_else(|| {
+            ApiError::invalid(format!(
+                "account {account_id}: no such account — see `outpost accounts list`"
+            ))
+        })?;
+        if account.network != Network::Facebook {
+            return Err(ApiError::invalid(format!(
+                "{}: only Facebook accounts have Pages to add",
+                account.address()
+            )));
+        }
+        let tokens = OAuthTokens::load(&**self.secrets(), &account.id)?.ok_or_else(|| {
+            ApiError::invalid(format!(
+                "{}: no sign-in is stored — connect the account again",
+                account.address()
+            ))
+        })?;
+        let client_id = account.setting("client_id").unwrap_or_default().to_string();
+        let mut out = Vec::new();
+        for page in page_ids {
+            let page = page.trim();
+            if page.is_empty() {
+                continue;
+            }
+            out.push(
+                self.connect_with_settings(
+                    Network::Facebook,
+                    tokens.clone(),
+                    &client_id,
+                    serde_json::json!({ "page_id": page }),
+                    now,
+                )
+                .await?,
+            );
+        }
+        Ok(out)
+    }
+
     async fn connect_with_tokens(
         &self,
         network: Network,
@@ -345,8 +391,23 @@ impl Outpost {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> Result<ConnectResult, ApiError> {
+        self.connect_with_settings(network, tokens, client_id, serde_json::json!({}), now)
+            .await
+    }
+
+    async fn connect_with_settings(
+        &self,
+        network: Network,
+        tokens: OAuthTokens,
+        client_id: &str,
+        extra: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<ConnectResult, ApiError> {
         let publisher = self.oauth_publisher(network)?;
-        let mut settings = serde_json::json!({});
+        let mut settings = extra;
+        if !settings.is_object() {
+            settings = serde_json::json!({});
+        }
         if !client_id.is_empty() {
             settings["client_id"] = serde_json::Value::String(client_id.to_string());
         }

@@ -168,6 +168,10 @@ export const TIKTOK_NOTICES = {
 
 /** Demo boards and pages, as `accountChoices` lists them (board ids are digits, as Pinterest's). */
 export const DEMO_CHOICES: Partial<Record<Network, Record<string, AccountChoice[]>>> = {
+  // The engine reads Instagram's `content_publishing_limit` (accountChoices 'quota').
+  instagram: {
+    quota: [{ id: 'content_publishing_limit', name: '3 of 100 posts in 24 h', extra: { quota_usage: 3, quota_total: 100 } }],
+  },
   pinterest: {
     boards: [
       { id: '549755885175', name: 'Workshop projects', extra: { privacy: 'PUBLIC' } },

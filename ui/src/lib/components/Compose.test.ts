@@ -51,6 +51,12 @@ describe('Compose', () => {
     expect(screen.getByTestId('submit')).toBeDisabled();
   });
 
+  it("shows Instagram's live publishing limit for the account", async () => {
+    await compose();
+    await fireEvent.click(screen.getByLabelText(/instagram:me\.ig/));
+    await waitFor(() => expect(screen.getByTestId('instagram-quota')).toHaveTextContent('Publishing limit: 3 of 100 posts in 24 h.'));
+  });
+
   it('refuses a fifth image for Bluesky', async () => {
     const { text } = await compose();
     await fireEvent.input(text, { target: { value: 'photos' } });
