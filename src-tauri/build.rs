@@ -11,7 +11,7 @@ fn main() {
 }
 
 /// Every command the shell exposes; the capability file grants them to the main window.
-const COMMANDS: [&str; 35] = [
+const COMMANDS: [&str; 36] = [
     "list_posts",
     "get_post",
     "check_draft",
@@ -38,6 +38,7 @@ const COMMANDS: [&str; 35] = [
     "cancel_connect",
     "account_choices",
     "set_account_default",
+    "connect_pages",
     "get_staging",
     "test_staging",
     "save_staging",

@@ -44,6 +44,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         cancel_connect,
         account_choices,
         set_account_default,
+        connect_pages,
         get_staging,
         test_staging,
         save_staging,
@@ -277,6 +278,20 @@ pub async fn account_choices(
     kind: String,
 ) -> R<Vec<AccountChoice>> {
     state.api.account_choices(&account_id, &kind).await
+}
+
+/// Facebook: connects more Pages of the person who connected `account_id`.
+#[tauri::command]
+pub async fn connect_pages(
+    state: State<'_, AppState>,
+    account_id: String,
+    page_ids: Vec<String>,
+) -> R<Vec<ConnectResult>> {
+    let r = state
+        .api
+        .connect_pages(&account_id, &page_ids, Utc::now())
+        .await;
+    woke(&state, r)
 }
 
 #[tauri::command]

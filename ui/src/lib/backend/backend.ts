@@ -77,6 +77,8 @@ export interface Backend {
   cancelConnect(session: string): Promise<void>;
   /** Account-level choices: `boards` (Pinterest), `organizations` (LinkedIn). */
   accountChoices(accountId: string, kind: string): Promise<AccountChoice[]>;
+  /** Facebook: connects more Pages of the person who connected `accountId` (each its own account). */
+  connectPages(accountId: string, pageIds: string[]): Promise<ConnectResult[]>;
   /** Saves an account default: `board_id` (Pinterest), `author` (LinkedIn); `null` clears it. */
   setAccountDefault(accountId: string, key: string, value: string | null): Promise<Account>;
 

@@ -168,6 +168,13 @@ export const TIKTOK_NOTICES = {
 
 /** Demo boards and pages, as `accountChoices` lists them (board ids are digits, as Pinterest's). */
 export const DEMO_CHOICES: Partial<Record<Network, Record<string, AccountChoice[]>>> = {
+  // A Facebook sign-in's Pages (accountChoices 'pages'); each connected Page is an account.
+  facebook: {
+    pages: [
+      { id: '104000000001', name: "Ada's Bakery", extra: { username: 'adasbakery', can_post: true } },
+      { id: '104000000002', name: "Ada's Cafe", extra: { username: 'adascafe', can_post: true } },
+    ],
+  },
   // The engine reads Instagram's `content_publishing_limit` (accountChoices 'quota').
   instagram: {
     quota: [{ id: 'content_publishing_limit', name: '3 of 100 posts in 24 h', extra: { quota_usage: 3, quota_total: 100 } }],
@@ -1508,6 +1515,35 @@ export class MemoryBackend implements Backend {
     }
     const k = a.network === 'linkedin' && (kind === 'organisations' || kind === 'pages') ? 'organizations' : kind;
     return clone(this.choicesFor(a, k));
+  }
+
+  async connectPages(accountId: string, pageIds: string[]): Promise<ConnectResult[]> {
+    const a = this.account(accountId);
+    if (a.network !== 'facebook') {
+      throw new BackendError('invalid_input', `${accountAddress(a)}: only Facebook accounts have Pages to add`);
+    }
+    const pages = this.choicesFor(a, 'pages');
+    const out: ConnectResult[] = [];
+    for (const id of pageIds) {
+      const page = pages.find((p) => p.id === id);
+      if (!page) throw new BackendError('invalid_input', `Facebook: Page ${id} is not one of yours — see the Page list`);
+      const handle = ((page.extra as { username?: string } | null)?.username ?? page.id).toLowerCase();
+      const existing = [...this.accounts.values()].find((x) => x.network === 'facebook' && x.handle === handle);
+      if (existing) {
+        out.push({ account: clone(existing), reconnected: true });
+        continue;
+      }
+      const account = this.addAccount({
+        network: 'facebook',
+        handle,
+        remote_id: page.id,
+        display_name: page.name,
+        token_expires_at: a.token_expires_at,
+        settings: { page_id: page.id },
+      });
+      out.push({ account: clone(account), reconnected: false });
+    }
+    return out;
   }
 
   async setAccountDefault(accountId: string, key: string, value: string | null): Promise<Account> {

@@ -84,6 +84,7 @@ export function createTauriBackend(): Backend {
     pasteConnect: (session: string, address: string) => call<null>('paste_connect', { session, address }).then(() => undefined),
     cancelConnect: (session: string) => call<null>('cancel_connect', { session }).then(() => undefined),
     accountChoices: (accountId: string, kind: string) => call<AccountChoice[]>('account_choices', { accountId, kind }),
+    connectPages: (accountId: string, pageIds: string[]) => call<ConnectResult[]>('connect_pages', { accountId, pageIds }),
     setAccountDefault: (accountId: string, key: string, value: string | null) => call<Account>('set_account_default', { accountId, key, value }),
     getStaging: () => call<StagingSettings | null>('get_staging'),
     testStaging: (settings: StagingSettings, keys: StagingKeys | null) => call<null>('test_staging', { settings, keys }).then(() => undefined),

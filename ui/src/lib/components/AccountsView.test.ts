@@ -21,6 +21,20 @@ async function accounts() {
 }
 
 describe('AccountsView', () => {
+  it("connects another of a Facebook sign-in's Pages as an account of its own", async () => {
+    const h = await setup((b) => {
+      b.addAccount({ id: 'a_fb', network: 'facebook', handle: 'adasbakery', remote_id: '104000000001', display_name: "Ada's Bakery" });
+    });
+    h.render(AccountsView, {});
+    const row = document.querySelector('[data-account-id="a_fb"]') as HTMLElement;
+    await fireEvent.click(within(row).getByRole('button', { name: 'Add another Page…' }));
+    const select = (await within(row).findByLabelText('Add a Page')) as HTMLSelectElement;
+    // The Page already connected is not offered again.
+    expect([...select.options].map((o) => o.textContent)).toEqual(["Ada's Cafe"]);
+    await fireEvent.click(within(row).getByRole('button', { name: 'Connect this Page' }));
+    await waitFor(async () => expect((await h.backend.listAccounts()).map((a) => a.handle)).toContain('adascafe'));
+  });
+
   it('reconnects an X account in the browser; the same account comes back active', async () => {
     const { backend } = await accounts();
     const row = document.querySelector('[data-account-id="a_x"]') as HTMLElement;
