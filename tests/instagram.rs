@@ -917,3 +917,94 @@ async fn a_lost_publish_answer_is_reconciled_to_one_post() {
         "{v:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connecting_through_facebook_login_finds_the_page_linked_account() {
+    let ig = machine().await;
+    let relay = "https://relay.example/oauth-relay.html";
+    ig.ig.register_redirect_uri(relay).unwrap();
+    ig.ig.add_account("fbpia", Login::Facebook);
+    assert!(ig.ig.set_consenting_account("fbpia"));
+    let mut c = ig.m.command(&[
+        "--json",
+        "accounts",
+        "connect",
+        "instagram",
+        "--pages",
+        "--relay",
+        relay,
+        "--no-browser",
+        "--wait",
+        "60",
+    ]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("spawn connect");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the address is printed");
+        if let Some(at) = line.find("/dialog/oauth?") {
+            let start = line[..at].rfind("http").expect("an address");
+            break line[start..].trim().to_string();
+        }
+    };
+    let q: std::collections::HashMap<String, String> = reqwest::Url::parse(&url)
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect();
+    assert_eq!(q["redirect_uri"], relay);
+    assert!(
+        q["scope"].contains("instagram_content_publish") && q["scope"].contains("pages_show_list"),
+        "{}",
+        q["scope"]
+    );
+    // The user approves on Facebook; the browser lands on the relay page; the address is pasted.
+    let approved = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&url)
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(
+        approved.status().as_u16(),
+        302,
+        "{:?}",
+        approved.text().await
+    );
+    let landed = approved.headers()["location"].to_str().unwrap().to_string();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{landed}").expect("paste");
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"))
+        .await
+        .expect("join");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{:?}",
+        rx.try_iter().collect::<Vec<_>>()
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["account"]["handle"], "fbpia", "{v:#}");
+    assert_eq!(v["account"]["settings"]["login"], "facebook", "{v:#}");
+}

@@ -154,6 +154,7 @@ pub struct ConnectArgs {
     #[arg(long, default_value_t = 300)]
     pub wait: u64,
     /// LinkedIn: also ask for access to the pages you administer (to post as a page).
+    /// Instagram: connect through Facebook Login (an account linked to a Facebook Page).
     #[arg(long)]
     pub pages: bool,
 }

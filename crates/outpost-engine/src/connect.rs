@@ -166,8 +166,9 @@ impl Outpost {
     /// Starts connecting an account: binds the loopback listener and returns the address to
     /// open in the system browser. `relay_url`: an https relay page for networks that refuse
     /// loopback redirects (see docs/oauth-relay.html).
-    /// `pages`: LinkedIn only — also ask for access to the pages the member administers
-    /// (posting as an organisation).
+    /// `pages`: LinkedIn — also ask for access to the pages the member administers (posting as
+    /// an organisation); Instagram — connect through Facebook Login (an account linked to a
+    /// Facebook Page) instead of Instagram Login.
     pub fn begin_connect(
         &self,
         network: Network,
@@ -178,6 +179,10 @@ impl Outpost {
         let profile = if pages && network == Network::LinkedIn {
             outpost_networks::linkedin::LinkedIn::from_env(self.secrets().clone())
                 .oauth_profile_with_pages()
+        } else if pages && network == Network::Instagram {
+            // An Instagram account linked to a Facebook Page: Facebook Login.
+            outpost_networks::instagram::Instagram::from_env(self.secrets().clone())
+                .facebook_login_profile()
         } else {
             publisher
                 .oauth_profile()

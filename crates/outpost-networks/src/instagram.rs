@@ -168,6 +168,35 @@ impl Instagram {
         ig
     }
 
+    /// The Facebook Login set-up (an Instagram professional account linked to a Facebook
+    /// Page): Facebook's OAuth dialog and Graph code exchange with the Page scopes. `identify`
+    /// then finds the linked account through `/me/accounts`.
+    pub fn facebook_login_profile(&self) -> OAuthProfile {
+        let www = if self.facebook_graph == FACEBOOK_GRAPH_URL {
+            "https://www.facebook.com".to_string()
+        } else {
+            self.facebook_graph.clone()
+        };
+        OAuthProfile {
+            network: "instagram",
+            authorize_url: format!("{www}/{}/dialog/oauth", self.version),
+            token_url: format!(
+                "{}/{}/oauth/access_token",
+                self.facebook_graph, self.version
+            ),
+            scopes: FACEBOOK_SCOPES.to_vec(),
+            scope_separator: ",",
+            pkce: Pkce::None,
+            client_auth: ClientAuth::Body,
+            client_id_param: "client_id",
+            needs_secret: true,
+            // Meta accepts only https redirects outside development mode: relay or paste.
+            redirect: RedirectRule::HttpsOnly,
+            redirect_path: "/callback",
+            extra_authorize_params: Vec::new(),
+        }
+    }
+
     /// A publisher whose three hosts are all `base_url` (a fake, a proxy); the code exchange
     /// at `base_url` + `/oauth/access_token`.
     pub fn new(base_url: impl Into<String>, secrets: Arc<dyn SecretStore>) -> Instagram {

@@ -1332,6 +1332,10 @@ async fn route(shared: &Shared, req: &Req) -> Response<Body> {
         .collect();
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", ["oauth", "authorize"]) => oauth::authorize(shared, &params),
+        ("GET", ["dialog", "oauth"]) => oauth::fb_authorize(shared, &params),
+        (_, ["oauth", "access_token"]) if oauth::is_fb_code(&params) => {
+            oauth::fb_code_exchange(shared, &params)
+        }
         ("POST", ["oauth", "access_token"]) => oauth::code_exchange(shared, &params),
         ("GET", ["oauth", "access_token"]) => oauth::fb_exchange(shared, &params),
         ("GET", ["access_token"]) => oauth::ig_exchange(shared, &params),

@@ -11,7 +11,9 @@ use axum::http::Response;
 use serde_json::json;
 
 use super::graph::{check_token, error};
-use super::{json_response, random_token, CodeRec, Shared, TokenKind, TokenShape};
+use super::{
+    json_response, random_token, CodeRec, Login, Shared, TokenKind, TokenShape, FACEBOOK_SCOPES,
+};
 
 /// Scope names Instagram Login accepts (the old `business_*` names were deprecated).
 const IG_LOGIN_SCOPES: [&str; 5] = [
@@ -306,6 +308,135 @@ pub(crate) fn fb_exchange(shared: &Shared, p: &HashMap<String, String>) -> Respo
         TokenKind::FacebookLong,
         &scopes,
     );
+    json_response(
+        200,
+        &json!({
+            "access_token": issued.access_token,
+            "token_type": "bearer",
+            "expires_in": issued.expires_in,
+        }),
+    )
+}
+
+/// Codes of the Facebook Login dialog start with this (the Instagram Login ones with `AQ`).
+const FB_CODE_PREFIX: &str = "FBQ";
+
+/// `GET /{v}/dialog/oauth?client_id&redirect_uri&response_type=code&scope&state` (Facebook
+/// Login for an Instagram account linked to a Page): the consenting account's Facebook user
+/// approves at once; the browser goes to `redirect_uri?code&state#_`.
+pub(crate) fn fb_authorize(shared: &Shared, p: &HashMap<String, String>) -> Response<Body> {
+    let cfg = &shared.cfg;
+    let mut inner = shared.lock();
+    if p.get("client_id") != Some(&cfg.client_id) {
+        return html(
+            400,
+            "Invalid App ID: The provided app ID does not look like a valid app ID.",
+        );
+    }
+    let Some(redirect) = p.get("redirect_uri").cloned() else {
+        return html(400, "URL blocked: redirect_uri is missing");
+    };
+    if !redirect_matches(&inner.redirect_uris, &redirect) {
+        return html(
+            400,
+            "URL blocked: This redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings.",
+        );
+    }
+    let scopes: Vec<String> = p
+        .get("scope")
+        .map(|s| {
+            s.split([',', ' '])
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(bad) = scopes
+        .iter()
+        .find(|s| !FACEBOOK_SCOPES.contains(&s.as_str()))
+    {
+        return html(400, &format!("Invalid Scopes: {bad}"));
+    }
+    let Some(account) = inner.consenting.clone() else {
+        return html(400, "No Facebook user can sign in");
+    };
+    let linked = inner
+        .accounts
+        .iter()
+        .any(|a| a.ig_user_id == account && a.login == Login::Facebook);
+    if !linked {
+        return html(
+            400,
+            "This Instagram account is not linked to a Facebook Page",
+        );
+    }
+    let code = format!("{FB_CODE_PREFIX}{}", random_token(60));
+    let expires_at = inner.now() + cfg.code_ttl;
+    inner.codes.insert(
+        code.clone(),
+        CodeRec {
+            account,
+            redirect_uri: redirect.clone(),
+            scopes,
+            expires_at,
+        },
+    );
+    let mut query = vec![("code", code)];
+    if let Some(state) = p.get("state") {
+        query.push(("state", state.clone()));
+    }
+    found(&format!(
+        "{redirect}?{}#_",
+        serde_urlencoded::to_string(query).unwrap_or_default()
+    ))
+}
+
+/// Whether a token request carries a Facebook Login code (see [`fb_code_exchange`]).
+pub(crate) fn is_fb_code(p: &HashMap<String, String>) -> bool {
+    p.get("code").is_some_and(|c| c.starts_with(FB_CODE_PREFIX))
+}
+
+/// `/{v}/oauth/access_token` with `code`: the Facebook Login code → a short-lived Facebook
+/// user token (Graph's `{access_token, token_type, expires_in}`; errors in the Graph envelope).
+pub(crate) fn fb_code_exchange(shared: &Shared, p: &HashMap<String, String>) -> Response<Body> {
+    let cfg = &shared.cfg;
+    let mut inner = shared.lock();
+    if p.get("client_id") != Some(&cfg.client_id) {
+        return error(
+            400,
+            101,
+            None,
+            "Error validating application. Invalid application ID.",
+        );
+    }
+    if p.get("client_secret") != Some(&cfg.client_secret) {
+        return error(400, 1, None, "Error validating client secret.");
+    }
+    let Some(code) = p.get("code").and_then(|c| inner.codes.remove(c)) else {
+        return error(
+            400,
+            100,
+            Some(36009),
+            "This authorization code has been used.",
+        );
+    };
+    if code.expires_at <= inner.now() {
+        return error(
+            400,
+            100,
+            Some(36007),
+            "This authorization code has expired.",
+        );
+    }
+    if p.get("redirect_uri") != Some(&code.redirect_uri) {
+        return error(
+            400,
+            100,
+            Some(36008),
+            "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request",
+        );
+    }
+    let issued = inner.issue(cfg, &code.account, TokenKind::FacebookShort, &code.scopes);
     json_response(
         200,
         &json!({
