@@ -48,11 +48,7 @@ async fn load(engine: &Engine, account: &Account) -> Result<Option<OAuthTokens>,
     let Some(secrets) = engine.inner.secrets.get().cloned() else {
         return Ok(None);
     };
-    let id = account.id.clone();
-    tokio::task::spawn_blocking(move || OAuthTokens::load(&*secrets, &id))
-        .await
-        .map_err(|e| transient(account.network, e))?
-        .map_err(|e| transient(account.network, e))
+    outpost_networks::secrets::load_tokens(&secrets, account.network, &account.id).await
 }
 
 /// Before publishing: refreshes the account's OAuth token when it expires within the

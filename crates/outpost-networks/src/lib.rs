@@ -11,6 +11,7 @@ pub mod http;
 pub mod instagram;
 pub mod linkedin;
 pub mod pinterest;
+pub mod secrets;
 pub mod threads;
 pub mod tiktok;
 pub mod x;

@@ -19,13 +19,14 @@
 mod media;
 
 use crate::http;
+use crate::secrets;
 use crate::{Identity, Lookup, PartOutcome, PartRequest, Publisher};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use outpost_auth::oauth::{
     ClientAuth, OAuthError, OAuthProfile, Pkce, RedirectRule, TokenEndpoint,
 };
-use outpost_auth::{client_secret_key, OAuthTokens, Secret, SecretStore};
+use outpost_auth::{OAuthTokens, Secret, SecretStore};
 use outpost_core::error::{redact, sanitize_message};
 use outpost_core::{Account, ErrorClass, MediaRef, Network, PublishError, PublishedPart};
 use reqwest::header::HeaderMap;
@@ -205,18 +206,10 @@ impl X {
     // Secret store (blocking: run off the async threads)
 
     async fn auth(&self, account: &Account) -> Result<Auth, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account.id.clone();
-        let loaded = tokio::task::spawn_blocking(move || OAuthTokens::load(&*store, &id)).await;
-        let tokens = match loaded {
-            Ok(Ok(Some(t))) => t,
-            Ok(Ok(None)) => {
-                return Err(reauth(
-                    "no X sign-in is stored for this account — connect the account again",
-                ))
-            }
-            Ok(Err(e)) => return Err(store_error("read from", &e.to_string())),
-            Err(e) => return Err(store_error("read from", &e.to_string())),
+        let Some(tokens) = secrets::load_tokens(&self.secrets, NET, &account.id).await? else {
+            return Err(reauth(
+                "no X sign-in is stored for this account — connect the account again",
+            ));
         };
         Ok(Auth {
             account_id: account.id.clone(),
@@ -225,25 +218,11 @@ impl X {
     }
 
     async fn save_tokens(&self, account_id: &str, tokens: OAuthTokens) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account_id.to_string();
-        let saved = tokio::task::spawn_blocking(move || tokens.save(&*store, &id)).await;
-        match saved {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::save_tokens(&self.secrets, NET, account_id, tokens).await
     }
 
     async fn client_secret(&self) -> Result<Option<Secret>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let got =
-            tokio::task::spawn_blocking(move || store.get(&client_secret_key(NET.as_str()))).await;
-        match got {
-            Ok(Ok(v)) => Ok(v.filter(|s| !s.is_empty())),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::client_secret(&self.secrets, NET).await
     }
 
     fn refresh_gate(&self, account_id: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -712,13 +691,6 @@ fn permanent(message: impl Into<String>) -> PublishError {
 
 fn transient(message: impl Into<String>) -> PublishError {
     PublishError::new(NET, ErrorClass::Transient { retry_after: None }, message)
-}
-
-fn store_error(verb: &str, reason: &str) -> PublishError {
-    transient(format!(
-        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
-        sanitize_message(reason, 120)
-    ))
 }
 
 /// A 2xx answer whose body is not what X documents.
