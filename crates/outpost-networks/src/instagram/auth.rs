@@ -15,9 +15,10 @@ use super::{
 };
 use crate::graph::{self, GraphError};
 use crate::http;
+use crate::secrets;
 use crate::Identity;
 use chrono::Utc;
-use outpost_auth::{client_secret_key, OAuthTokens, Secret};
+use outpost_auth::{OAuthTokens, Secret};
 use outpost_core::error::{redact, sanitize_message};
 use outpost_core::{Account, ErrorClass, PublishError};
 use serde_json::{json, Map, Value};
@@ -81,14 +82,7 @@ impl Instagram {
     }
 
     async fn client_secret(&self) -> Result<Option<Secret>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let got =
-            tokio::task::spawn_blocking(move || store.get(&client_secret_key(NET.as_str()))).await;
-        match got {
-            Ok(Ok(v)) => Ok(v.filter(|s| !s.is_empty())),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::client_secret(&self.secrets, NET).await
     }
 
     async fn delete_tokens(&self, owner: &str) -> Result<(), PublishError> {
