@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 const MIB: u64 = 1024 * 1024;
-/// The client's chunk and step sizes (8 MiB chunks, 64 MiB per dispatcher step).
-const CHUNK: u64 = 8 * MIB;
+/// The client's first (and smallest) chunk: 16 MiB; later chunks grow with the line's speed.
+const CHUNK: u64 = outpost_networks::youtube::DEFAULT_CHUNK as u64;
+/// The dispatcher step the kill test sets (`OUTPOST_YOUTUBE_UPLOAD_STEP_BYTES`; the default
+/// step, 256 MiB, would send its whole file in one step).
 const STEP: u64 = 64 * MIB;
 
 struct YtMachine {
@@ -338,8 +340,9 @@ async fn a_large_upload_with_a_dropped_connection_resumes_and_lands_once() {
         ])
         .await;
     let scheduled = t1.elapsed();
-    // Chunk 13 (about 100 MB in) breaks off after 3 MiB: no answer.
-    y.yt.push_fault(Fault::drop_mid_body(3 * MIB).after(12));
+    // Chunk 2 (16 MiB in, the first one sized to the line's speed) breaks off after 3 MiB:
+    // no answer.
+    y.yt.push_fault(Fault::drop_mid_body(3 * MIB).after(1));
     let t2 = Instant::now();
     let mut agent = y.m.spawn_agent(&["--once"]);
     let said = drain_output(&mut agent);
@@ -379,13 +382,19 @@ async fn a_large_upload_with_a_dropped_connection_resumes_and_lands_once() {
         .iter()
         .position(|c| c.status == 0)
         .expect("a chunk without an answer");
-    assert_eq!(chunks[broken].first, 12 * CHUNK);
+    assert_eq!(chunks[0].first, 0);
+    assert_eq!(chunks[0].last + 1, CHUNK, "the first chunk is 16 MiB");
+    assert_eq!(chunks[broken].first, CHUNK);
     assert_eq!(chunks[broken].received, 3 * MIB);
     let resumed = &chunks[broken + 1];
-    assert_eq!(
-        resumed.first,
-        12 * CHUNK + 3 * MIB,
-        "from the server's Range"
+    assert_eq!(resumed.first, CHUNK + 3 * MIB, "from the server's Range");
+    assert!(
+        chunks.iter().any(|c| c.last + 1 - c.first > CHUNK),
+        "chunks grew with the line's speed: {:?}",
+        chunks
+            .iter()
+            .map(|c| c.last + 1 - c.first)
+            .collect::<Vec<_>>()
     );
     assert_eq!(resumed.first % UNIT, 0);
     for c in chunks.iter().filter(|c| c.last + 1 < total) {
@@ -443,7 +452,8 @@ async fn a_large_upload_with_a_dropped_connection_resumes_and_lands_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_agent_killed_mid_upload_resumes_from_the_stored_offset() {
-    let y = machine().await;
+    let mut y = machine().await;
+    y.m.set_var("OUTPOST_YOUTUBE_UPLOAD_STEP_BYTES", &STEP.to_string());
     y.connect("bob").await;
     let path = y.m.data_dir().join("long.mp4");
     write_mp4(&path, 150 * MIB);
@@ -462,15 +472,21 @@ async fn an_agent_killed_mid_upload_resumes_from_the_stored_offset() {
     y.yt.set_upload_throttle(Some(40 * MIB));
     let mut agent = y.m.spawn_agent(&[]);
     let _said = drain_output(&mut agent);
+    // Once the first step's offset is stored, the second step sends one chunk of up to 64 MiB
+    // (1.6 s at this speed; the fake counts a chunk's bytes when it ends): kill 0.4 s into it.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let committed = y.yt.sessions().first().map_or(0, |s| s.committed);
-        if committed >= STEP + 2 * CHUNK {
+        let v = y.m.show(&id).await;
+        if YtMachine::target(&v)["phase"]["offset"].as_u64() == Some(STEP) {
             break;
         }
-        assert!(Instant::now() < deadline, "the upload never got going");
+        assert!(
+            Instant::now() < deadline,
+            "the first step never ended: {v:#}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    tokio::time::sleep(Duration::from_millis(400)).await;
     signal(&agent, "KILL");
     wait_exit(&mut agent, Duration::from_secs(5)).await;
     // The server keeps what arrived in whole units of the chunk in flight.

@@ -6,6 +6,7 @@
 
 pub mod bluesky;
 pub mod facebook;
+pub mod file_body;
 pub mod graph;
 pub mod http;
 pub mod instagram;

@@ -22,17 +22,13 @@ use super::{
     CreatorInfo, Known, Mode, PartPlan, TikTok, INBOX_INIT_PATH, INBOX_NOTICE, NET, SELF_ONLY,
     STATUS_PATH, UNAUDITED_NOTICE, VIDEO_INIT_PATH,
 };
-use crate::{http, PartOutcome, PartRequest};
+use crate::{file_body, http, PartOutcome, PartRequest};
 use chrono::{DateTime, Utc};
 use outpost_core::error::sanitize_message;
 use outpost_core::{ErrorClass, MediaRef, PublishError};
-use outpost_media::ChunkReader;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Smallest chunk: TikTok says 5 MB; 5 MiB satisfies both readings of "MB".
@@ -43,10 +39,6 @@ pub const MAX_CHUNK_BYTES: u64 = 64_000_000;
 pub const MAX_LAST_CHUNK_BYTES: u64 = 128_000_000;
 /// At most 1000 chunks.
 const MAX_CHUNKS: u64 = 1000;
-/// Pieces of a chunk read from disk and handed to the HTTP client one at a time.
-const PIECE_BYTES: usize = 1024 * 1024;
-/// Pieces read ahead of the socket.
-const PIECES_AHEAD: usize = 2;
 /// The upload address lives 1 hour; Outpost stops using it a little earlier.
 const UPLOAD_URL_LIFETIME_MINUTES: i64 = 55;
 /// New inits after an expired address, a `FAILED` with a retryable reason, or a lost upload.
@@ -302,62 +294,6 @@ struct ChunkReply {
     status: u16,
     headers: reqwest::header::HeaderMap,
     body: String,
-}
-
-/// The body of one chunk: pieces read from disk by a blocking task, one at a time.
-struct PieceStream {
-    rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
-}
-
-impl futures_core::Stream for PieceStream {
-    type Item = Result<Vec<u8>, std::io::Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx)
-    }
-}
-
-/// Reads `len` bytes from `first` into `tx`, piece by piece; records why it stopped early.
-fn read_pieces(
-    path: PathBuf,
-    expected_size: u64,
-    first: u64,
-    len: u64,
-    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
-    failure: Arc<Mutex<Option<String>>>,
-) {
-    let fail = |why: String| {
-        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.clone());
-        let _ = tx.blocking_send(Err(std::io::Error::other(why)));
-    };
-    let mut reader = match ChunkReader::open(&path, PIECE_BYTES) {
-        Ok(r) => r,
-        Err(e) => return fail(e.to_string()),
-    };
-    if reader.len() != expected_size {
-        return fail(format!(
-            "it is now {} bytes, not the {expected_size} being uploaded",
-            reader.len()
-        ));
-    }
-    if let Err(e) = reader.resume_from(first) {
-        return fail(e.to_string());
-    }
-    let mut left = len;
-    while left > 0 {
-        match reader.next_chunk() {
-            Ok(Some(mut piece)) => {
-                if piece.bytes.len() as u64 > left {
-                    piece.bytes.truncate(left as usize);
-                }
-                left -= piece.bytes.len() as u64;
-                if tx.blocking_send(Ok(piece.bytes)).is_err() {
-                    return; // the request ended (answered early, or failed)
-                }
-            }
-            Ok(None) => return fail("it ended early".into()),
-            Err(e) => return fail(e.to_string()),
-        }
-    }
 }
 
 fn chunk_timeout(len: u64) -> Duration {
@@ -990,14 +926,7 @@ impl TikTok {
         len: u64,
         what: &str,
     ) -> Result<ChunkReply, PublishError> {
-        let (tx, rx) = tokio::sync::mpsc::channel(PIECES_AHEAD);
-        let failure: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
-        let reader = {
-            let path = PathBuf::from(&video.path);
-            let failure = Arc::clone(&failure);
-            tokio::task::spawn_blocking(move || read_pieces(path, size, first, len, tx, failure))
-        };
-        let body = reqwest::Body::wrap_stream(PieceStream { rx });
+        let (body, reading) = file_body::file_range(&video.path, size, first, len);
         let last = first + len.saturating_sub(1);
         let sent = self
             .http
@@ -1025,10 +954,7 @@ impl TikTok {
             }
             Err(e) => Err(e),
         };
-        // The reader stops on its own once the body is dropped.
-        let _ = reader.await;
-        let read_failure = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(why) = read_failure {
+        if let Some(why) = reading.finish().await {
             return Err(unreadable(video.file_name(), &why));
         }
         result.map_err(|e| http::send_error(NET, what, &e, false))

@@ -7,8 +7,8 @@
 //! 2. Each [`Publisher::poll`](crate::Publisher::poll) in stage `upload`: asks the session what
 //!    it has (`PUT` with `Content-Range: bytes */TOTAL`: `308` + `Range: bytes=0-N`, or
 //!    `200`/`201` + the video when it is complete, `404`/`410` when the session is dead),
-//!    then `PUT`s chunks of [`YouTube::chunk_size`] bytes (multiples of 256 KiB, read from
-//!    disk with [`ChunkReader`]) with `Content-Range: bytes a-b/TOTAL`, continuing from each
+//!    then `PUT`s chunks of [`YouTube::chunk_size`] bytes (multiples of 256 KiB, streamed
+//!    from disk by [`file_body`]) with `Content-Range: bytes a-b/TOTAL`, continuing from each
 //!    `308`'s `Range` (never assuming the whole chunk landed), for at most
 //!    [`STEP_BYTES`](super::STEP_BYTES) / [`STEP_TIME`](super::STEP_TIME). The phase carries the
 //!    confirmed offset. A dead session is replaced by a new one (stored before its bytes).
@@ -24,11 +24,10 @@ use super::{
     classify, malformed, permanent, published_part, transient, Auth, Call, Payload, QuotaCosts,
     Reply, YouTube, MAX_SESSIONS, NET,
 };
-use crate::{PartOutcome, PartRequest};
+use crate::{file_body, PartOutcome, PartRequest};
 use chrono::{DateTime, SecondsFormat, Utc};
 use outpost_core::error::sanitize_message;
 use outpost_core::{ErrorClass, MediaRef, PublishError, PublishedPart};
-use outpost_media::ChunkReader;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -84,6 +83,9 @@ pub(super) struct UploadState {
     pub notices: Vec<String>,
     #[serde(default)]
     pub thumbnail_set: bool,
+    /// The chunk size the line's speed called for last (see [`super::CHUNK_TIME`]).
+    #[serde(default)]
+    pub chunk: Option<u64>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -267,11 +269,11 @@ impl YouTube {
             })
     }
 
-    async fn open_reader(&self, path: &str) -> Result<ChunkReader, PublishError> {
+    /// The size of the file at `path` now.
+    async fn file_size(path: &str) -> Result<u64, PublishError> {
         let file = path.rsplit(['/', '\\']).next().unwrap_or(path).to_string();
         let p = PathBuf::from(path);
-        let chunk = self.chunk_size;
-        tokio::task::spawn_blocking(move || ChunkReader::open(&p, chunk))
+        tokio::task::spawn_blocking(move || std::fs::metadata(&p).map(|m| m.len()))
             .await
             .map_err(|e| unreadable(&file, &e.to_string()))?
             .map_err(|e| unreadable(&file, &e.to_string()))
@@ -330,19 +332,20 @@ impl YouTube {
         answer_of(&reply, auth, &self.quota)
     }
 
-    /// One chunk; the last one may create the video.
+    /// One chunk, `len` bytes from `offset`, streamed from the file; the last one may create
+    /// the video.
     async fn put_chunk(
         &self,
         auth: &Auth,
         st: &UploadState,
         offset: u64,
-        bytes: Vec<u8>,
-        is_last: bool,
+        len: u64,
     ) -> Result<Answer, PublishError> {
-        let len = bytes.len() as u64;
         let end = offset + len.saturating_sub(1);
+        let is_last = offset + len >= st.total;
         // Generous per chunk (slow uplinks): a minute plus a second per 256 KiB.
         let timeout = Duration::from_secs(60 + len / super::UNIT as u64);
+        let (body, reading) = file_body::file_range(&st.file, st.total, offset, len);
         let call = Call::new(
             Method::PUT,
             st.session.clone(),
@@ -353,14 +356,20 @@ impl YouTube {
             "content-range",
             format!("bytes {offset}-{end}/{}", st.total),
         )
-        .payload(Payload::Bytes {
+        .payload(Payload::Stream {
             content_type: st.mime.clone(),
-            body: bytes,
+            len,
+            body,
         })
         .timeout(timeout)
         .creates(is_last);
-        let reply = self.send(auth, call).await?;
-        answer_of(&reply, auth, &self.quota)
+        let reply = self.send(auth, call).await;
+        // A file that vanished or changed explains a broken request better than the
+        // transport error does.
+        if let Some(why) = reading.finish().await {
+            return Err(unreadable(&st.file_name(), &why));
+        }
+        answer_of(&reply?, auth, &self.quota)
     }
 
     /// Stage `upload` starts: the session is open, nothing sent yet.
@@ -370,9 +379,7 @@ impl YouTube {
         req: &PartRequest<'_>,
         plan: &plan::Plan<'_>,
     ) -> Result<PartOutcome, PublishError> {
-        let reader = self.open_reader(&plan.media.path).await?;
-        let total = reader.len();
-        drop(reader);
+        let total = Self::file_size(&plan.media.path).await?;
         if total == 0 {
             return Err(permanent(format!(
                 "{} is empty — attach the video again",
@@ -409,6 +416,7 @@ impl YouTube {
             quota_units: u64::from(self.quota.videos_insert),
             notices,
             thumbnail_set: false,
+            chunk: None,
             updated_at: now,
         };
         self.remember_session(req, &st.session, total);
@@ -488,13 +496,12 @@ impl YouTube {
             permanent("the stored upload state cannot be read — retry the post to upload it again")
         })?;
         let media = Self::video_of(req, &st)?;
-        let mut reader = self.open_reader(&media.path).await?;
-        if reader.len() != st.total {
+        let size = Self::file_size(&media.path).await?;
+        if size != st.total {
             return Err(permanent(format!(
-                "{} changed size since its upload started ({} bytes, now {}) — retry the post to upload it again",
+                "{} changed size since its upload started ({} bytes, now {size}) — retry the post to upload it again",
                 st.file_name(),
                 st.total,
-                reader.len()
             )));
         }
         self.remember_session(req, &st.session, st.total);
@@ -523,7 +530,6 @@ impl YouTube {
         let from = st.offset;
         let mut sent: u64 = 0;
         let mut stalls = 0u32;
-        let mut prefetched: Option<outpost_media::Chunk> = None;
         loop {
             if st.offset >= st.total {
                 // Every byte is there, yet the last answer was not the video: ask again.
@@ -562,49 +568,23 @@ impl YouTube {
                 return Ok(self.upload_progress(st, Duration::ZERO));
             }
             let offset = st.offset;
-            let chunk = match prefetched.take().filter(|c| c.offset == offset) {
-                Some(c) => c,
-                None => {
-                    let read = tokio::task::spawn_blocking(move || {
-                        let next = reader.resume_from(offset).and_then(|_| reader.next_chunk());
-                        (reader, next)
-                    })
-                    .await
-                    .map_err(|e| unreadable(&st.file_name(), &e.to_string()))?;
-                    reader = read.0;
-                    match read.1 {
-                        Ok(Some(c)) => c,
-                        Ok(None) => {
-                            return Err(transient(format!(
-                                "{} ended before the upload did — Outpost will retry",
-                                st.file_name()
-                            )))
-                        }
-                        Err(e) => return Err(unreadable(&st.file_name(), &e.to_string())),
-                    }
-                }
-            };
-            let len = chunk.bytes.len() as u64;
-            let put = self.put_chunk(auth, &st, offset, chunk.bytes, chunk.is_last);
-            // Read the next chunk from disk while this one is on the wire (two chunks in
-            // memory at most); used only if the server's Range ends where this chunk does.
-            let read_ahead = !chunk.is_last && sent + len < self.step_bytes;
-            let answer = if read_ahead {
-                let next_offset = offset + len;
-                let ahead = tokio::task::spawn_blocking(move || {
-                    let next = reader
-                        .resume_from(next_offset)
-                        .and_then(|_| reader.next_chunk());
-                    (reader, next)
-                });
-                let (answer, ahead) = tokio::join!(put, ahead);
-                let (r, next) = ahead.map_err(|e| unreadable(&st.file_name(), &e.to_string()))?;
-                reader = r;
-                prefetched = next.ok().flatten();
-                answer
+            // The speed's chunk, within what is left of the file and of this step's budget
+            // (in whole units: only the file's last chunk may be ragged).
+            let chunk = st
+                .chunk
+                .unwrap_or(self.chunk_size as u64)
+                .clamp(self.chunk_size as u64, self.max_chunk as u64);
+            let budget = (self.step_bytes - sent) / super::UNIT as u64 * super::UNIT as u64;
+            let len = if st.total - offset <= chunk.min(budget.max(super::UNIT as u64)) {
+                st.total - offset
             } else {
-                put.await
+                chunk.min(budget.max(super::UNIT as u64))
             };
+            let put_started = Instant::now();
+            let answer = self.put_chunk(auth, &st, offset, len).await;
+            if matches!(answer, Ok(Answer::Incomplete(n)) if n >= offset + len) {
+                st.chunk = Some(self.next_chunk(len, put_started.elapsed()));
+            }
             match answer {
                 Ok(Answer::Incomplete(n)) => {
                     if n <= offset {
@@ -631,7 +611,10 @@ impl YouTube {
                 Err(e) => {
                     if st.offset > from && matches!(e.class, ErrorClass::Transient { .. }) {
                         // This step moved the upload on: keep that (the stored offset
-                        // advances) and carry on shortly from what the server kept.
+                        // advances) and carry on at once from what the server kept — the
+                        // line worked a moment ago, and the next step starts by asking the
+                        // session. A step that moves nothing fails instead, and the
+                        // dispatcher's back-off applies.
                         tracing::warn!(
                             network = NET.as_str(),
                             account = req.account.id.as_str(),
@@ -641,7 +624,7 @@ impl YouTube {
                             error = %e.message,
                             "youtube upload interrupted after progress; resuming from the server's offset"
                         );
-                        return Ok(self.upload_progress(st, Duration::from_secs(1)));
+                        return Ok(self.upload_progress(st, Duration::ZERO));
                     }
                     return Err(e);
                 }
@@ -954,6 +937,7 @@ mod tests {
             quota_units: 1600,
             notices: vec![],
             thumbnail_set: false,
+            chunk: None,
             updated_at: Utc::now(),
         };
         let v = st.to_phase();
@@ -983,6 +967,7 @@ mod tests {
             quota_units: 0,
             notices: vec![],
             thumbnail_set: false,
+            chunk: None,
             updated_at: Utc::now(),
         };
         let e = upload_failed(&st, "failed", "codec");
