@@ -13,34 +13,53 @@ pub enum AttachError {
     Unreadable { path: String, reason: String },
     #[error(transparent)]
     Probe(#[from] ProbeError),
+    #[error(transparent)]
+    Media(outpost_media::MediaError),
 }
+
+/// Files up to this size are read whole and probed from their bytes; larger ones (videos)
+/// are hashed in 1 MiB reads and probed from their container's boxes, so attaching a 4 GB
+/// video costs no more memory than a photo.
+const ATTACH_READ_WHOLE_MAX: u64 = 32 * 1024 * 1024;
 
 /// Reads and probes `path`. The path is stored absolute.
 pub fn attach(path: &Path, alt: Option<String>) -> Result<MediaRef, AttachError> {
     let shown = path.display().to_string();
+    let unreadable = |e: std::io::Error| AttachError::Unreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
     let abs = std::fs::canonicalize(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => AttachError::Missing {
             path: shown.clone(),
         },
-        _ => AttachError::Unreadable {
-            path: shown.clone(),
-            reason: e.to_string(),
-        },
+        _ => unreadable(e),
     })?;
-    if abs.is_dir() {
+    let meta = std::fs::metadata(&abs).map_err(unreadable)?;
+    if meta.is_dir() {
         return Err(AttachError::Unreadable {
             path: shown,
             reason: "it is a folder".into(),
         });
     }
-    let bytes = std::fs::read(&abs).map_err(|e| AttachError::Unreadable {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
     let name = abs
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or(shown);
+        .unwrap_or_else(|| shown.clone());
+    if meta.len() > ATTACH_READ_WHOLE_MAX {
+        let info = outpost_media::probe_file(&abs).map_err(AttachError::Media)?;
+        let sha256 = sha256_of_file(&abs).map_err(unreadable)?;
+        return Ok(MediaRef {
+            path: abs.to_string_lossy().to_string(),
+            sha256,
+            mime: info.mime,
+            bytes: meta.len(),
+            width: info.width,
+            height: info.height,
+            alt,
+        });
+    }
+    let bytes = std::fs::read(&abs).map_err(unreadable)?;
     let p = probe(&name, &bytes)?;
     Ok(MediaRef {
         path: abs.to_string_lossy().to_string(),
@@ -51,6 +70,25 @@ pub fn attach(path: &Path, alt: Option<String>) -> Result<MediaRef, AttachError>
         height: p.height,
         alt,
     })
+}
+
+/// The SHA-256 of the file at `path` (hex), read 1 MiB at a time.
+fn sha256_of_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// What the media library probed about each file of `content`, by SHA-256 (files not in the
@@ -148,8 +186,6 @@ pub(crate) fn recheck_before_publish(
 /// `Err("was deleted")`, `Err("changed")` when the file at `m.path` is not the one hashed
 /// when it was attached.
 fn same_file(m: &MediaRef) -> Result<(), &'static str> {
-    use sha2::Digest as _;
-    use std::io::Read as _;
     let meta = match std::fs::metadata(&m.path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err("was deleted"),
@@ -161,18 +197,54 @@ fn same_file(m: &MediaRef) -> Result<(), &'static str> {
     if m.bytes > RECHECK_HASH_MAX_BYTES {
         return Ok(());
     }
-    let mut file = std::fs::File::open(&m.path).map_err(|_| "can no longer be read")?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(|_| "can no longer be read")?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    if hex::encode(hasher.finalize()) != m.sha256 {
+    let sha256 = sha256_of_file(Path::new(&m.path)).map_err(|_| "can no longer be read")?;
+    if sha256 != m.sha256 {
         return Err("changed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outpost_testkit::media::{Mp4, Mp4Track};
+    use std::io::Write as _;
+
+    #[test]
+    fn a_large_video_is_attached_from_its_boxes_and_a_streamed_hash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("film.mp4");
+        let mut mp4 = Mp4::new(90, vec![Mp4Track::video(b"avc1", 1920, 1080, 90, 30)]);
+        mp4.mdat_len = ATTACH_READ_WHOLE_MAX as usize + 3 * 1024 * 1024 + 17;
+        let bytes = mp4.build();
+        std::fs::write(&path, &bytes).expect("write");
+        let r = attach(&path, Some("a ridge".into())).expect("attach");
+        assert_eq!(r.mime, "video/mp4");
+        assert_eq!((r.width, r.height), (Some(1920), Some(1080)));
+        assert_eq!(r.bytes, bytes.len() as u64);
+        assert_eq!(
+            r.sha256,
+            sha256_hex(&bytes),
+            "the same hash as a whole read"
+        );
+        assert_eq!(r.alt.as_deref(), Some("a ridge"));
+        // The small-file path names the same type.
+        let small = dir.path().join("short.mp4");
+        let mut short = Mp4::new(90, vec![Mp4Track::video(b"avc1", 1920, 1080, 90, 30)]);
+        short.mdat_len = 1024;
+        std::fs::write(&small, short.build()).expect("write");
+        assert_eq!(attach(&small, None).expect("attach small").mime, r.mime);
+    }
+
+    #[test]
+    fn a_large_file_that_is_no_media_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("backup.zip");
+        let mut f = std::fs::File::create(&path).expect("create");
+        f.write_all(b"PK\x03\x04 not a video").expect("write");
+        f.set_len(ATTACH_READ_WHOLE_MAX + 1).expect("grow");
+        let e = attach(&path, None).expect_err("refused").to_string();
+        assert!(e.starts_with("media:"), "{e}");
+        assert!(e.contains("backup.zip"), "{e}");
+    }
 }
