@@ -17,8 +17,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use outpost_testkit::bluesky::{BlueskyConfig, BlueskyFake};
+use outpost_testkit::media::{Mp4, Mp4Track};
 
-const USAGE: &str = "usage: outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...\n       outpost-fake x|linkedin|pinterest [--port N] [--user NAME]...";
+const USAGE: &str = "usage: outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...\n       outpost-fake x|linkedin|pinterest|youtube|tiktok [--port N] [--user NAME]...\n       outpost-fake video FILE.mp4 --mb N [--seconds S]   (writes a valid 1080p30 MP4 of N MiB)";
 
 struct Args {
     entryway_port: u16,
@@ -189,6 +190,67 @@ async fn oauth_fake(network: &str, rest: &[String]) -> ExitCode {
                     Err(e) => Err(e),
                 }
             }
+            "youtube" => {
+                use outpost_testkit::youtube::{
+                    Processing, YouTubeConfig, YouTubeFake, DEFAULT_CLIENT_ID,
+                    DEFAULT_CLIENT_SECRET,
+                };
+                match YouTubeFake::try_start(YouTubeConfig {
+                    port,
+                    ..YouTubeConfig::default()
+                })
+                .await
+                {
+                    Ok(fake) => {
+                        // Processed on the second check, as a short video would be.
+                        fake.set_processing(Processing::AfterPolls { polls: 1 });
+                        let list: Vec<serde_json::Value> = users
+                            .iter()
+                            .map(|u| {
+                                let (channel, tokens) = fake.create_channel_with_tokens(u);
+                                serde_json::json!({"name": u, "id": channel.id, "tokens": tokens})
+                            })
+                            .collect();
+                        let line = serde_json::json!({
+                            "base_url": fake.base_url(), "client_id": DEFAULT_CLIENT_ID,
+                            "client_secret": DEFAULT_CLIENT_SECRET, "users": list,
+                        });
+                        Ok((Box::new(fake), line))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            "tiktok" => {
+                use outpost_testkit::tiktok::{
+                    StatusPlan, TikTokConfig, TikTokFake, DEFAULT_CLIENT_KEY, DEFAULT_CLIENT_SECRET,
+                };
+                match TikTokFake::try_start(TikTokConfig {
+                    port,
+                    ..TikTokConfig::default()
+                })
+                .await
+                {
+                    Ok(fake) => {
+                        fake.set_default_plan(StatusPlan::Complete {
+                            processing_polls: 1,
+                        });
+                        let list: Vec<serde_json::Value> = users
+                            .iter()
+                            .map(|u| {
+                                let (user, tokens) = fake.create_user_with_tokens(u);
+                                serde_json::json!({"name": u, "id": user.open_id, "tokens": tokens})
+                            })
+                            .collect();
+                        let line = serde_json::json!({
+                            "base_url": fake.base_url(), "authorize_url": fake.authorize_url(),
+                            "client_id": DEFAULT_CLIENT_KEY, "client_secret": DEFAULT_CLIENT_SECRET,
+                            "users": list,
+                        });
+                        Ok((Box::new(fake), line))
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             _ => unreachable!("checked by the caller"),
         };
     let (fake, line) = match started {
@@ -211,10 +273,87 @@ async fn oauth_fake(network: &str, rest: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `video FILE --mb N [--seconds S]`: a valid MP4 (1080p30 H.264 + AAC headers) whose `mdat`
+/// is filled with position-dependent bytes (not sparse), for trying large uploads by hand.
+fn write_video(rest: &[String]) -> ExitCode {
+    let mut path = None;
+    let (mut mb, mut seconds) = (0u64, 60u32);
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.clone().next()) {
+            ("--mb", Some(v)) => {
+                mb = v.parse().unwrap_or(0);
+                it.next();
+            }
+            ("--seconds", Some(v)) => {
+                seconds = v.parse().unwrap_or(0);
+                it.next();
+            }
+            (p, _) if !p.starts_with("--") && path.is_none() => path = Some(p.to_string()),
+            _ => {
+                eprintln!("unknown option {a:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let (Some(path), 1..=4000, 1..) = (path, mb, seconds) else {
+        eprintln!("video: give a file, --mb 1..4000 and --seconds ≥ 1\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let mut head = Mp4 {
+        mdat_len: 0,
+        ..Mp4::new(
+            seconds,
+            vec![
+                Mp4Track::video(b"avc1", 1920, 1080, seconds, 30),
+                Mp4Track::audio(seconds),
+            ],
+        )
+    }
+    .build();
+    head.truncate(head.len() - 8); // the empty mdat
+    let total = mb * 1024 * 1024;
+    let Some(mdat) = total.checked_sub(head.len() as u64 + 8) else {
+        eprintln!("video: {mb} MiB is too small");
+        return ExitCode::from(2);
+    };
+    let written = std::fs::File::create(&path).and_then(|file| {
+        let mut f = std::io::BufWriter::with_capacity(8 << 20, file);
+        f.write_all(&head)?;
+        f.write_all(&u32::try_from(mdat + 8).unwrap_or(u32::MAX).to_be_bytes())?;
+        f.write_all(b"mdat")?;
+        let mut block: Vec<u8> = (0..8 << 20).map(|i: usize| (i % 251) as u8).collect();
+        let (mut left, mut n) = (mdat, 0u64);
+        while left > 0 {
+            let take = left.min(block.len() as u64) as usize;
+            block[..8].copy_from_slice(&n.to_le_bytes());
+            f.write_all(&block[..take])?;
+            left -= take as u64;
+            n += 1;
+        }
+        f.flush()
+    });
+    match written {
+        Ok(()) => {
+            println!("{path}: {total} bytes, {seconds} s, 1920x1080 30 fps");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("video: cannot write {path}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(net @ ("x" | "linkedin" | "pinterest")) = argv.first().map(String::as_str) {
+    if argv.first().map(String::as_str) == Some("video") {
+        return write_video(&argv[1..]);
+    }
+    if let Some(net @ ("x" | "linkedin" | "pinterest" | "youtube" | "tiktok")) =
+        argv.first().map(String::as_str)
+    {
         return oauth_fake(net, &argv[1..]).await;
     }
     let args = match parse_args(&argv) {
