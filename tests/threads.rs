@@ -541,6 +541,15 @@ async fn connecting_through_the_relay_exchanges_for_a_long_lived_token() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["account"]["handle"], "carol");
     assert_eq!(v["account"]["remote_id"], user.id.as_str());
+    // The account expires with the 60-day token (so it is renewed in time), not in an hour.
+    let expires = v["account"]["token_expires_at"]
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .unwrap_or_else(|| panic!("token_expires_at: {v:#}"));
+    assert!(
+        expires > chrono::Utc::now() + chrono::Duration::days(50),
+        "{expires}"
+    );
     let grants = t.t.requests_to(Endpoint::CodeExchange);
     assert_eq!(grants.len(), 1);
     assert_eq!(

@@ -644,6 +644,18 @@ impl Publisher for Threads {
         )
     }
 
+    /// The long-lived token exchanged while identifying moves under the account now (not at
+    /// its first post), so the account's expiry is the token's 60 days and the engine renews
+    /// it in time — a browser-connected account kept the 1-hour expiry before.
+    async fn adopt(&self, account: &Account) -> Result<bool, PublishError> {
+        let Some(before) = self.load_tokens(&account.id).await? else {
+            return Ok(false);
+        };
+        let (was_token, was_expiry) = (before.access_token.expose().to_string(), before.expires_at);
+        let after = self.upgrade(&account.id, before).await;
+        Ok(after.access_token.expose() != was_token || after.expires_at != was_expiry)
+    }
+
     /// `GET /me`; a short-lived token is exchanged for a long-lived one here, and the result
     /// handed to the account's first call (see the module documentation).
     async fn identify(
