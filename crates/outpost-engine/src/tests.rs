@@ -785,6 +785,63 @@ async fn processing_that_never_finishes_times_out_with_a_clear_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_wait_while_processing_does_not_count_as_processing_time() {
+    let r = rig().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The first status check of the video job is rate limited for 2 hours.
+    r.fake.push_fault(Fault::rate_limited(
+        "app.bsky.video.getJobStatus",
+        1,
+        RetryAfter::Seconds(2 * 3600),
+    ));
+    let id = r.schedule_video(dir.path());
+    let engine = r.engine(EngineConfig::default());
+    let (cancel, h) = start(&engine);
+    r.until("processing", |r| {
+        r.target_state(&id) == TargetState::Processing
+    })
+    .await;
+    // The first status check (a few seconds later) meets the rate limit: the target waits.
+    let mut waiting = None;
+    for _ in 0..40 {
+        let t = r.post(&id).targets.remove(0);
+        if t.state == TargetState::Scheduled && t.phase.is_some() {
+            waiting = Some(t);
+            break;
+        }
+        r.clock.advance(chrono::Duration::seconds(5));
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
+    let waiting = waiting.expect("the target waits for the rate limit");
+    assert!(
+        waiting
+            .next_attempt_at
+            .is_some_and(|at| at - r.clock.now() > chrono::Duration::minutes(90)),
+        "{waiting:?}"
+    );
+    // Two hours and a bit later the check goes through: published, not "timed out".
+    for _ in 0..30 {
+        let state = r.target_state(&id);
+        if state == TargetState::Published || state == TargetState::Failed {
+            break;
+        }
+        r.clock.advance(chrono::Duration::minutes(10));
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
+    r.until("settled", |r| {
+        matches!(
+            r.target_state(&id),
+            TargetState::Published | TargetState::Failed
+        )
+    })
+    .await;
+    stop(cancel, h).await;
+    let t = r.post(&id).targets.remove(0);
+    assert_eq!(t.state, TargetState::Published, "{:?}", t.last_error);
+    assert_eq!(r.records(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn picked_and_dropped_media_go_to_the_one_library_with_thumbnails() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("outpost.db")).expect("store");

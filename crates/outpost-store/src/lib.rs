@@ -1644,10 +1644,15 @@ impl Store {
     ) -> Result<Target> {
         let t = self.write(|tx| {
             let n = match to {
+                // A wait that is not a network failure (a rate limit, a quota, Outpost's own
+                // pacing) does not count as processing time: the processing time-out starts
+                // again when the work resumes. Transient failures keep the clock running, so a
+                // network that keeps failing while it processes still times out.
                 Transition::Retry { at, reason, error, class, count_attempt } => tx.execute(
                     "UPDATE targets SET state = 'scheduled', next_attempt_at = ?3, wait_reason = ?4,
                         last_error = COALESCE(?5, last_error), error_class = COALESCE(?6, error_class),
-                        attempts = attempts + ?7, lease_owner = NULL, lease_until = NULL, updated_at = ?8
+                        attempts = attempts + ?7, lease_owner = NULL, lease_until = NULL, updated_at = ?8,
+                        processing_since = CASE WHEN ?6 IS NULL OR ?6 = 'rate_limited' THEN NULL ELSE processing_since END
                      WHERE id = ?1 AND lease_owner = ?2",
                     params![target_id, runner, to_ms(*at), reason, error, class, i64::from(*count_attempt), to_ms(now)],
                 )?,
