@@ -499,6 +499,14 @@ async fn an_agent_killed_mid_upload_resumes_from_the_stored_offset() {
         .as_u64()
         .expect("the stored offset");
     assert_eq!(stored, STEP, "the first step's offset was stored");
+    // The session URI (a capability to upload into) stays in the database, not in the output.
+    assert_eq!(YtMachine::target(&v)["phase"]["session"], "(hidden)");
+    let upload_id = y.yt.sessions()[0].upload_id.clone();
+    let shown = v.to_string();
+    assert!(
+        !shown.contains(&upload_id),
+        "no upload address in `posts show --json`: {shown}"
+    );
     assert!(at_kill.committed > stored);
     // Restart.
     y.yt.set_upload_throttle(None);

@@ -285,15 +285,96 @@ pub struct Target {
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
     /// Two-phase work in progress (container id, upload session…), persisted before use.
+    /// Shown (IPC, `--json`) without its upload addresses and signed upload fields: those
+    /// are short-lived capabilities (anyone holding a YouTube session URI or a TikTok
+    /// `upload_url` can send bytes into it), needed only by the dispatcher, which reads the
+    /// database.
+    #[serde(with = "phase_shown")]
+    #[ts(as = "Option<serde_json::Value>")]
     pub phase: Option<serde_json::Value>,
     pub processing_since: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What a phase looks like outside the dispatcher: every `http(s)://` address, and every
+/// field of signed upload parameters, replaced by `"(hidden)"`.
+pub fn phase_for_display(phase: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    const HIDDEN: &str = "(hidden)";
+    fn signed(key: &str) -> bool {
+        let k = key.to_ascii_lowercase();
+        ["parameters", "signature", "policy", "credential", "headers"]
+            .iter()
+            .any(|w| k.contains(w))
+    }
+    match phase {
+        Value::String(s) if s.starts_with("https://") || s.starts_with("http://") => {
+            Value::String(HIDDEN.into())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(phase_for_display).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let shown = if signed(k) && !v.is_number() && !v.is_null() {
+                        Value::String(HIDDEN.into())
+                    } else {
+                        phase_for_display(v)
+                    };
+                    (k.clone(), shown)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Serde for [`Target::phase`]: written through [`phase_for_display`], read as it is.
+mod phase_shown {
+    use serde::{Deserialize, Serialize};
+
+    pub fn serialize<S: serde::Serializer>(
+        phase: &Option<serde_json::Value>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        phase
+            .as_ref()
+            .map(super::phase_for_display)
+            .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<serde_json::Value>, D::Error> {
+        Option::<serde_json::Value>::deserialize(deserializer)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use TargetState as T;
+
+    #[test]
+    fn shown_phases_hide_upload_addresses_and_signed_fields() {
+        let phase = serde_json::json!({
+            "stage": "upload", "offset": 268435456, "sessions": 1,
+            "session": "https://www.googleapis.com/upload/youtube/v3/videos?upload_id=AbC",
+            "upload_url_expires_at": "2026-11-28T20:00:00Z",
+            "upload_parameters": {"x-amz-signature": "f00", "key": "uploads/1"},
+            "parts": [{"url": "http://127.0.0.1:9/put?sig=1", "etag": "e1"}]
+        });
+        let shown = phase_for_display(&phase);
+        assert_eq!(shown["stage"], "upload");
+        assert_eq!(shown["offset"], 268435456);
+        assert_eq!(shown["sessions"], 1);
+        assert_eq!(shown["session"], "(hidden)");
+        assert_eq!(shown["upload_url_expires_at"], "2026-11-28T20:00:00Z");
+        assert_eq!(shown["upload_parameters"], "(hidden)");
+        assert_eq!(shown["parts"][0]["url"], "(hidden)");
+        assert_eq!(shown["parts"][0]["etag"], "e1");
+        let text = serde_json::to_string(&shown).expect("json");
+        assert!(!text.contains("upload_id") && !text.contains("sig=") && !text.contains("f00"));
+    }
 
     #[test]
     fn post_status_is_derived_from_targets() {

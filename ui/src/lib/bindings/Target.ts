@@ -27,5 +27,9 @@ wait_reason: string | null, attempts: number, remote_id: string | null, remote_u
 progress: Array<PublishedPart>, last_error: string | null, error_class: string | null, lease_owner: string | null, lease_until: string | null, 
 /**
  * Two-phase work in progress (container id, upload session…), persisted before use.
+ * Shown (IPC, `--json`) without its upload addresses and signed upload fields: those
+ * are short-lived capabilities (anyone holding a YouTube session URI or a TikTok
+ * `upload_url` can send bytes into it), needed only by the dispatcher, which reads the
+ * database.
  */
 phase: JsonValue | null, processing_since: string | null, updated_at: string, };
