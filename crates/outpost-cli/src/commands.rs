@@ -332,10 +332,14 @@ impl Ctx {
                         "{}: client id {} saved; client secret {}",
                         network.display_name(),
                         saved.client_id.unwrap_or_default(),
-                        if saved.secret_set {
-                            "stored in the keychain"
-                        } else {
+                        if !saved.secret_set {
                             "not set"
+                        } else {
+                            match self.api()?.secrets().kind() {
+                                "file" => "stored in the encrypted secret file",
+                                "memory" => "kept in memory only (OUTPOST_SECRET_STORE=memory: gone when this command ends)",
+                                _ => "stored in the keychain",
+                            }
                         }
                     );
                 }
