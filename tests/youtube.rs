@@ -499,6 +499,14 @@ async fn an_agent_killed_mid_upload_resumes_from_the_stored_offset() {
         .as_u64()
         .expect("the stored offset");
     assert_eq!(stored, STEP, "the first step's offset was stored");
+    // The card says how far the upload is.
+    let note = YtMachine::target(&v)["wait_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        note.starts_with("uploading to YouTube — 42 % (67.1 MB of 157."),
+        "{note}"
+    );
     // The session URI (a capability to upload into) stays in the database, not in the output.
     assert_eq!(YtMachine::target(&v)["phase"]["session"], "(hidden)");
     let upload_id = y.yt.sessions()[0].upload_id.clone();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use outpost_core::error::{sanitize_message, MAX_NETWORK_ERROR_CHARS};
 use outpost_core::ids::idempotency_key;
 use outpost_core::retry::{catch_up, default_quotas, BreakerDecision, CatchUp};
-use outpost_core::{Account, AccountStatus, ErrorClass, PublishError, Target};
+use outpost_core::{Account, AccountStatus, ErrorClass, Network, PublishError, Target};
 use outpost_networks::{Lookup, MediaByUrl, PartOutcome, PartRequest, Publisher};
 use outpost_store::{AttemptEnd, Transition};
 use rand::SeedableRng;
@@ -549,9 +549,11 @@ async fn run(
                 })
                 .await?;
                 breaker_success(engine, target, &account).await?;
+                let note = processing_note(target.network, &next);
                 return Ok(Outcome::Move(Transition::Processing {
                     phase: next,
                     at: now + chrono_dur(poll_after),
+                    note,
                 }));
             }
             Ok(PartOutcome::Published(published)) => {
@@ -829,4 +831,66 @@ fn polling_this_part(phase: &Option<serde_json::Value>, i: usize) -> bool {
     phase
         .as_ref()
         .is_some_and(|p| p.get("part").and_then(|v| v.as_u64()) == Some(i as u64))
+}
+
+/// What a target's card says while the network has it: the upload's progress when the phase
+/// carries one (`offset` of `total` / `video_size` / `length` bytes), else that the network
+/// is processing it.
+pub(crate) fn processing_note(network: Network, phase: &serde_json::Value) -> String {
+    let name = network.display_name();
+    let number = |k: &str| phase.get(k).and_then(serde_json::Value::as_u64);
+    let total = number("total")
+        .or_else(|| number("video_size"))
+        .or_else(|| number("length"))
+        .filter(|t| *t > 0);
+    match (number("offset"), total) {
+        (Some(done), Some(total)) if done < total => format!(
+            "uploading to {name} — {} % ({} of {})",
+            done * 100 / total,
+            human_bytes(done),
+            human_bytes(total)
+        ),
+        _ => format!("processing on {name}"),
+    }
+}
+
+/// 0 B, 950 kB, 12.4 MB, 2.1 GB (decimal units, as file managers show sizes).
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..=999 => format!("{n} B"),
+        1_000..=999_999 => format!("{} kB", n / 1_000),
+        1_000_000..=999_999_999 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.1} GB", n as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod note_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_card_shows_upload_progress_then_processing() {
+        let up = json!({"stage": "upload", "offset": 920_000_000u64, "total": 2_147_483_648u64});
+        assert_eq!(
+            processing_note(Network::YouTube, &up),
+            "uploading to YouTube — 42 % (920.0 MB of 2.1 GB)"
+        );
+        let tiktok = json!({"offset": 64_000_000u64, "video_size": 280_000_000u64});
+        assert_eq!(
+            processing_note(Network::TikTok, &tiktok),
+            "uploading to TikTok — 22 % (64.0 MB of 280.0 MB)"
+        );
+        let done = json!({"stage": "processing", "offset": 5u64, "total": 5u64});
+        assert_eq!(
+            processing_note(Network::YouTube, &done),
+            "processing on YouTube"
+        );
+        assert_eq!(
+            processing_note(Network::Instagram, &json!({"container": "1789"})),
+            "processing on Instagram"
+        );
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(950_000), "950 kB");
+    }
 }

@@ -271,10 +271,12 @@ pub enum Transition {
     Missed {
         reason: String,
     },
-    /// Two-phase work continues: poll again at `at`.
+    /// Two-phase work continues: poll again at `at`. `note` is what the card says meanwhile
+    /// ("uploading to YouTube — 45 % (…)", "processing on Instagram").
     Processing {
         phase: serde_json::Value,
         at: DateTime<Utc>,
+        note: String,
     },
 }
 
@@ -1674,12 +1676,12 @@ impl Store {
                      WHERE id = ?1 AND lease_owner = ?2",
                     params![target_id, runner, reason, to_ms(now)],
                 )?,
-                Transition::Processing { phase, at } => tx.execute(
+                Transition::Processing { phase, at, note } => tx.execute(
                     "UPDATE targets SET state = 'processing', phase = ?3, next_attempt_at = ?4,
-                        processing_since = COALESCE(processing_since, ?5), wait_reason = 'processing on the network',
+                        processing_since = COALESCE(processing_since, ?5), wait_reason = ?6,
                         lease_owner = NULL, lease_until = NULL, updated_at = ?5
                      WHERE id = ?1 AND lease_owner = ?2",
-                    params![target_id, runner, phase.to_string(), to_ms(*at), to_ms(now)],
+                    params![target_id, runner, phase.to_string(), to_ms(*at), to_ms(now), note],
                 )?,
             };
             if n == 0 {

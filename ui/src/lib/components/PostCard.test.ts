@@ -50,6 +50,25 @@ describe('PostCard', () => {
     await waitFor(async () => expect((await h.backend.getPost('p_card')).post.status).toBe('published'));
   });
 
+  it('shows an upload in progress on the card', async () => {
+    let account: Account | undefined;
+    const h = await setup((b: MemoryBackend) => {
+      account = b.addAccount({ id: 'a_yt', network: 'youtube', handle: 'summit' });
+    });
+    const post = h.backend.insertPost({
+      id: 'p_upload',
+      content: { parts: [{ text: 'Summit day', media: [] }], variants: {}, first_comment: null, options: {} },
+      at: Date.parse('2026-01-01T08:30:00Z'),
+      accounts: [account as Account],
+      states: ['processing'],
+    });
+    const target = post.targets[0];
+    if (target) target.wait_reason = 'uploading to YouTube — 42 % (920.0 MB of 2.1 GB)';
+    h.render(PostCard, { post });
+    expect(screen.getByTestId('target-progress')).toHaveTextContent('uploading to YouTube — 42 % (920.0 MB of 2.1 GB)');
+    expect(screen.queryByText(/^Waiting:/)).toBeNull();
+  });
+
   it('links a published network to the live post and offers no reschedule', async () => {
     await card('published');
     expect(screen.getByRole('link', { name: /View post/ }).getAttribute('href')).toMatch(/^https:\/\/bsky\.app\/profile\/me\.bsky\.social\/post\//);
