@@ -397,3 +397,43 @@ async fn json_output_of_post_and_list_is_stable() {
         .await;
     assert_eq!(r.code, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn output_to_a_closed_pipe_or_a_full_device_never_panics() {
+    let m = machine_with_account().await;
+    for i in 0..50 {
+        m.post(&[
+            &format!("post {i}"),
+            "--to",
+            "bluesky:alice.test",
+            "--at",
+            "2099-01-01T10:00",
+        ])
+        .await;
+    }
+    // `outpost posts list | head -0`: the reader is gone before the first line.
+    let mut c = m.command(&["posts", "list"]);
+    c.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Standard output on a full device: one clear line, exit 1.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut c = m.command(&["posts", "list"]);
+    c.stdout(full).stderr(std::process::Stdio::piped());
+    let out = c.output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: cannot write the output (No space left on device"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

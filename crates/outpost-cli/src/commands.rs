@@ -82,7 +82,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 fn print_json(v: &serde_json::Value) {
-    println!(
+    out!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
     );
@@ -162,7 +162,7 @@ impl Ctx {
         if self.json {
             print_json(&serde_json::json!({ "account": account, "reconnected": reconnected }));
         } else {
-            println!(
+            out!(
                 "{} {} ({}) — {}",
                 if reconnected {
                     "reconnected"
@@ -181,7 +181,7 @@ impl Ctx {
         if self.json {
             print_json(&serde_json::json!({ "account": account, "reconnected": reconnected }));
         } else {
-            println!(
+            out!(
                 "{} {} ({}) — {}",
                 if reconnected {
                     "reconnected"
@@ -207,7 +207,7 @@ impl Ctx {
         }
         let api = self.api()?;
         let start = api.begin_connect(network, c.relay.as_deref(), c.pages)?;
-        eprintln!(
+        err!(
             "Open this address to connect your {} account:\n\n  {}\n\nIt sends you back to {} (register exactly that in your developer app).",
             network.display_name(),
             start.authorize_url,
@@ -215,10 +215,10 @@ impl Ctx {
         );
         if !c.no_browser {
             if let Err(e) = outpost_auth::oauth::open_in_browser(&start.authorize_url) {
-                eprintln!("(could not open the browser: {e} — open the address yourself)");
+                err!("(could not open the browser: {e} — open the address yourself)");
             }
         }
-        eprintln!(
+        err!(
             "Waiting up to {} s for the browser. If it cannot reach this computer, paste the address it ended on here and press Enter.",
             c.wait
         );
@@ -233,7 +233,7 @@ impl Ctx {
                     if !pasted.is_empty() {
                         match api.paste_connect(&session, pasted) {
                             Ok(()) => return,
-                            Err(e) => eprintln!("{}", e.message),
+                            Err(e) => err!("{}", e.message),
                         }
                     }
                     line.clear();
@@ -275,10 +275,10 @@ impl Ctx {
         if self.json {
             print_json(&serde_json::json!({ "choices": choices }));
         } else if choices.is_empty() {
-            println!("no {kind} for this account");
+            out!("no {kind} for this account");
         } else {
             for c in &choices {
-                println!("{}  {}", c.id, c.name);
+                out!("{}  {}", c.id, c.name);
             }
         }
         Ok(())
@@ -289,7 +289,7 @@ impl Ctx {
         if self.json {
             print_json(&serde_json::json!({ "account": account }));
         } else {
-            println!(
+            out!(
                 "{}: {key} = {}",
                 account.address(),
                 value.unwrap_or("(cleared)")
@@ -328,7 +328,7 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::json!({ "app": saved }));
                 } else {
-                    println!(
+                    out!(
                         "{}: client id {} saved; client secret {}",
                         network.display_name(),
                         saved.client_id.unwrap_or_default(),
@@ -350,7 +350,7 @@ impl Ctx {
                     print_json(&serde_json::json!({ "apps": list }));
                 } else {
                     for a in &list {
-                        println!(
+                        out!(
                             "{:<10} client id {:<30} secret {}",
                             a.network.as_str(),
                             a.client_id.as_deref().unwrap_or("(none)"),
@@ -368,10 +368,10 @@ impl Ctx {
         if self.json {
             print_json(&serde_json::json!({ "accounts": accounts }));
         } else if accounts.is_empty() {
-            println!("no accounts yet — add one with `outpost accounts add bluesky --handle H --app-password-stdin`");
+            out!("no accounts yet — add one with `outpost accounts add bluesky --handle H --app-password-stdin`");
         } else {
             for a in &accounts {
-                println!("{}", output::account_line(a));
+                out!("{}", output::account_line(a));
             }
         }
         Ok(())
@@ -382,7 +382,7 @@ impl Ctx {
         if self.json {
             print_json(&serde_json::json!({ "removed": removed.id }));
         } else {
-            println!("removed {} and its stored credentials", removed.address());
+            out!("removed {} and its stored credentials", removed.address());
         }
         Ok(())
     }
@@ -450,9 +450,9 @@ impl Ctx {
             }));
         } else {
             for w in &scheduled.warnings {
-                eprintln!("warning: {}", w.message);
+                err!("warning: {}", w.message);
             }
-            println!("{}", scheduled.post.id);
+            out!("{}", scheduled.post.id);
         }
         Ok(())
     }
@@ -467,10 +467,10 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::json!({ "posts": posts }));
                 } else if posts.is_empty() {
-                    println!("no posts");
+                    out!("no posts");
                 } else {
                     for p in &posts {
-                        println!("{}", output::post_line(p, zone));
+                        out!("{}", output::post_line(p, zone));
                     }
                 }
             }
@@ -479,7 +479,7 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::to_value(&detail).unwrap_or_default());
                 } else {
-                    print!("{}", output::post_block(&detail.post, zone));
+                    out_raw!("{}", output::post_block(&detail.post, zone));
                 }
             }
             PostsCmd::Cancel { id } => {
@@ -552,7 +552,7 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::json!({ "deleted": id }));
                 } else {
-                    println!("deleted {id}");
+                    out!("deleted {id}");
                 }
             }
         }
@@ -576,7 +576,7 @@ impl Ctx {
             }
             print_json(&v);
         } else {
-            println!("{human}");
+            out!("{human}");
         }
         Ok(())
     }
@@ -590,7 +590,7 @@ impl Ctx {
             if self.json {
                 print_json(&serde_json::json!({ "staging": s }));
             } else {
-                println!(
+                out!(
                     "bucket {} at {} (region {}, folder {}/), {}; keys {}",
                     s.bucket,
                     s.endpoint,
@@ -653,18 +653,18 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::json!({ "ok": true }));
                 } else {
-                    println!("the bucket works: a test file was written, read back and deleted");
+                    out!("the bucket works: a test file was written, read back and deleted");
                 }
             }
             StagingCmd::Show => match api.staging_settings()? {
                 Some(s) => show(&s),
                 None if self.json => print_json(&serde_json::json!({ "staging": null })),
-                None => println!("no staging bucket is set up"),
+                None => out!("no staging bucket is set up"),
             },
             StagingCmd::Remove => {
                 api.remove_staging()?;
                 if !self.json {
-                    println!("staging bucket removed");
+                    out!("staging bucket removed");
                 }
             }
         }
@@ -680,7 +680,7 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::json!({ "media": row }));
                 } else {
-                    println!("{}", row.id);
+                    out!("{}", row.id);
                 }
             }
             MediaCmd::List => {
@@ -688,12 +688,12 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::json!({ "media": rows }));
                 } else if rows.is_empty() {
-                    println!(
+                    out!(
                         "no media yet — add a file with `outpost media add PATH` (or an https URL)"
                     );
                 } else {
                     for m in &rows {
-                        println!("{}  {}", m.id, output::media_line(m));
+                        out!("{}  {}", m.id, output::media_line(m));
                     }
                 }
             }
@@ -702,7 +702,7 @@ impl Ctx {
                 if self.json {
                     print_json(&serde_json::json!({ "media": m }));
                 } else {
-                    println!(
+                    out!(
                         "media {}
   {}
   file: {}
@@ -767,10 +767,10 @@ impl Ctx {
             return Ok(());
         }
         if s.runners.is_empty() {
-            println!("dispatcher: NOT RUNNING — scheduled posts will not go out until the app or `outpost agent` runs");
+            out!("dispatcher: NOT RUNNING — scheduled posts will not go out until the app or `outpost agent` runs");
         }
         for r in &s.runners {
-            println!(
+            out!(
                 "dispatcher: running ({} pid {}), last wake {}, in flight {}, {} wake-ups",
                 r.kind,
                 r.pid,
@@ -780,14 +780,14 @@ impl Ctx {
             );
         }
         if s.paused {
-            println!("publishing is PAUSED");
+            out!("publishing is PAUSED");
         }
-        println!("queue depth: {} due now", s.queue_depth);
+        out!("queue depth: {} due now", s.queue_depth);
         if s.next_due.is_empty() {
-            println!("next due: nothing scheduled");
+            out!("next due: nothing scheduled");
         }
         for n in &s.next_due {
-            println!(
+            out!(
                 "next due: {}  {}  post {}",
                 output::when(n.at, zone),
                 n.account,
@@ -795,7 +795,7 @@ impl Ctx {
             );
         }
         let summary: Vec<String> = s.targets.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        println!(
+        out!(
             "targets: {}",
             if summary.is_empty() {
                 "none".into()
@@ -804,7 +804,7 @@ impl Ctx {
             }
         );
         for b in &s.open_breakers {
-            println!(
+            out!(
                 "breaker open: {} until {} after {} failures",
                 b.scope,
                 output::when(b.open_until, zone),
@@ -812,9 +812,12 @@ impl Ctx {
             );
         }
         for q in &s.quotas {
-            println!(
+            out!(
                 "quota: {} {}/{} per {} s",
-                q.account, q.used, q.max, q.window_secs
+                q.account,
+                q.used,
+                q.max,
+                q.window_secs
             );
         }
         Ok(())

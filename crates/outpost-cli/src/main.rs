@@ -1,10 +1,51 @@
 //! `outpost`: the command line and the headless agent. A thin face on the engine: parsing,
 //! printing and exit codes live here; rules live in outpost-core, state in outpost-store.
 
+/// `println!` that never panics: when standard output is a pipe that closed
+/// (`outpost posts list | head -1`) the command ends quietly with exit 0; any other write
+/// error (a full disk) ends it with exit 1 and one line on standard error.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*), true)
+    };
+}
+
+/// `print!` without the newline, same rules as [`out!`].
+macro_rules! out_raw {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*), false)
+    };
+}
+
+/// `eprintln!` that never panics: a closed standard error is ignored.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_fmt(format_args!($($arg)*)).and_then(|_| e.write_all(b"\n"));
+    }};
+}
+
 mod cli;
 mod commands;
 mod logging;
 mod output;
+
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    let written = o
+        .write_fmt(args)
+        .and_then(|_| if newline { o.write_all(b"\n") } else { Ok(()) })
+        .and_then(|_| o.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        err!("error: cannot write the output ({e})");
+        std::process::exit(1);
+    }
+}
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -76,9 +117,9 @@ fn main() -> ExitCode {
                         "message": e.message(),
                     }
                 });
-                eprintln!("{body}");
+                err!("{body}");
             } else {
-                eprintln!("error: {}", e.message());
+                err!("error: {}", e.message());
             }
             ExitCode::from(e.code())
         }
