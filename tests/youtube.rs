@@ -9,13 +9,12 @@
 //! the file size (default 300).
 
 use outpost_e2e::{signal, wait_exit, Machine};
-use outpost_testkit::media::{Mp4, Mp4Track};
+use outpost_testkit::media::write_large_mp4;
 use outpost_testkit::youtube::{
     checksum_file, pacific_midnight_after, Consent, Endpoint, Fault, Processing, YouTubeConfig,
     YouTubeFake, YtChannel, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, UNIT,
 };
 use serde_json::Value;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -79,42 +78,9 @@ impl YtMachine {
     }
 }
 
-/// A valid MP4 (ftyp + moov with a 1080p video and an audio track) followed by an `mdat` of
-/// `mdat_len` bytes, written in 8 MiB blocks with a position-dependent pattern.
-fn write_mp4(path: &Path, mdat_len: u64) {
-    let mut head = Mp4 {
-        mdat_len: 0,
-        ..Mp4::new(
-            600,
-            vec![
-                Mp4Track::video(b"avc1", 1920, 1080, 600, 30),
-                Mp4Track::audio(600),
-            ],
-        )
-    }
-    .build();
-    head.truncate(head.len() - 8); // the empty mdat
-    let file = std::fs::File::create(path).expect("create video");
-    let mut f = std::io::BufWriter::with_capacity(8 << 20, file);
-    f.write_all(&head).expect("write");
-    f.write_all(
-        &u32::try_from(mdat_len + 8)
-            .expect("mdat under 4 GiB")
-            .to_be_bytes(),
-    )
-    .expect("write");
-    f.write_all(b"mdat").expect("write");
-    let mut block: Vec<u8> = (0..8 << 20).map(|i: usize| (i % 251) as u8).collect();
-    let mut left = mdat_len;
-    let mut n: u64 = 0;
-    while left > 0 {
-        let take = left.min(block.len() as u64) as usize;
-        block[..8].copy_from_slice(&n.to_le_bytes());
-        f.write_all(&block[..take]).expect("write");
-        left -= take as u64;
-        n += 1;
-    }
-    f.flush().expect("flush");
+/// A valid MP4 of `size` bytes (1080p30 video and audio, real patterned bytes).
+fn write_mp4(path: &Path, size: u64) {
+    write_large_mp4(path, size, 600, |_| {}).expect("write the video");
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {

@@ -45,7 +45,7 @@
 
 use chrono::{DateTime, Utc};
 use outpost_e2e::Machine;
-use outpost_testkit::media::{Mp4, Mp4Track};
+use outpost_testkit::media::write_large_mp4;
 use outpost_testkit::tiktok::{self as tk, StatusPlan, TikTokConfig, TikTokFake};
 use outpost_testkit::youtube::{
     self as ytk, Checksum, Endpoint as YtEndpoint, Processing, YouTubeConfig, YouTubeFake,
@@ -146,46 +146,11 @@ impl Outpost {
     }
 }
 
-/// A valid MP4 (ftyp + moov with a 1080p30 video and an audio track, [`VIDEO_SECONDS`] long) of
-/// exactly `size` bytes: the header, then an `mdat` of real bytes written in 8 MiB blocks with
-/// a position-dependent pattern. Returns the YouTube fake's [`Checksum`] of the whole file.
+/// A valid MP4 ([`VIDEO_SECONDS`] long, 1080p30 video and audio) of exactly `size` bytes of
+/// real patterned bytes. Returns the YouTube fake's [`Checksum`] of the whole file.
 fn write_video(path: &Path, size: u64) -> String {
-    let mut mp4 = Mp4::new(
-        VIDEO_SECONDS,
-        vec![
-            Mp4Track::video(b"avc1", 1920, 1080, VIDEO_SECONDS, 30),
-            Mp4Track::audio(VIDEO_SECONDS),
-        ],
-    );
-    mp4.mdat_len = 0;
-    let mut head = mp4.build();
-    head.truncate(head.len() - 8); // the empty mdat
-    let mdat_len = size
-        .checked_sub(head.len() as u64 + 8)
-        .expect("UPLOAD_MB is larger than the MP4 header");
-    head.extend_from_slice(
-        &u32::try_from(mdat_len + 8)
-            .expect("UPLOAD_MB must keep the mdat under 4 GiB")
-            .to_be_bytes(),
-    );
-    head.extend_from_slice(b"mdat");
     let mut sum = Checksum::new();
-    let file = std::fs::File::create(path).expect("create the video");
-    let mut f = std::io::BufWriter::with_capacity(8 << 20, file);
-    f.write_all(&head).expect("write the video");
-    sum.update(&head);
-    let mut block: Vec<u8> = (0..8 << 20).map(|i: usize| (i % 251) as u8).collect();
-    let mut left = mdat_len;
-    let mut n: u64 = 0;
-    while left > 0 {
-        let take = left.min(block.len() as u64) as usize;
-        block[..8].copy_from_slice(&n.to_le_bytes());
-        f.write_all(&block[..take]).expect("write the video");
-        sum.update(&block[..take]);
-        left -= take as u64;
-        n += 1;
-    }
-    f.flush().expect("flush the video");
+    write_large_mp4(path, size, VIDEO_SECONDS, |b| sum.update(b)).expect("write the video");
     sum.hex()
 }
 

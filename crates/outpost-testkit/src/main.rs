@@ -17,7 +17,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use outpost_testkit::bluesky::{BlueskyConfig, BlueskyFake};
-use outpost_testkit::media::{Mp4, Mp4Track};
+use outpost_testkit::media::write_large_mp4;
 
 const USAGE: &str = "usage: outpost-fake bluesky [--port N] [--pds-port N] [--video-port N] [--account handle:password]...\n       outpost-fake x|linkedin|pinterest|youtube|tiktok [--port N] [--user NAME]...\n       outpost-fake video FILE.mp4 --mb N [--seconds S]   (writes a valid 1080p30 MP4 of N MiB)";
 
@@ -300,39 +300,8 @@ fn write_video(rest: &[String]) -> ExitCode {
         eprintln!("video: give a file, --mb 1..4000 and --seconds ≥ 1\n{USAGE}");
         return ExitCode::from(2);
     };
-    let mut head = Mp4 {
-        mdat_len: 0,
-        ..Mp4::new(
-            seconds,
-            vec![
-                Mp4Track::video(b"avc1", 1920, 1080, seconds, 30),
-                Mp4Track::audio(seconds),
-            ],
-        )
-    }
-    .build();
-    head.truncate(head.len() - 8); // the empty mdat
     let total = mb * 1024 * 1024;
-    let Some(mdat) = total.checked_sub(head.len() as u64 + 8) else {
-        eprintln!("video: {mb} MiB is too small");
-        return ExitCode::from(2);
-    };
-    let written = std::fs::File::create(&path).and_then(|file| {
-        let mut f = std::io::BufWriter::with_capacity(8 << 20, file);
-        f.write_all(&head)?;
-        f.write_all(&u32::try_from(mdat + 8).unwrap_or(u32::MAX).to_be_bytes())?;
-        f.write_all(b"mdat")?;
-        let mut block: Vec<u8> = (0..8 << 20).map(|i: usize| (i % 251) as u8).collect();
-        let (mut left, mut n) = (mdat, 0u64);
-        while left > 0 {
-            let take = left.min(block.len() as u64) as usize;
-            block[..8].copy_from_slice(&n.to_le_bytes());
-            f.write_all(&block[..take])?;
-            left -= take as u64;
-            n += 1;
-        }
-        f.flush()
-    });
+    let written = write_large_mp4(std::path::Path::new(&path), total, seconds, |_| {});
     match written {
         Ok(()) => {
             println!("{path}: {total} bytes, {seconds} s, 1920x1080 30 fps");

@@ -165,3 +165,49 @@ impl Mp4 {
         bx(b"trak", &[tkhd, mdia].concat())
     }
 }
+
+/// Writes a valid MP4 of exactly `size` bytes to `path`: a 1080p30 H.264 video track and an
+/// AAC track, `seconds` long, then an `mdat` of real (not sparse) position-dependent bytes in
+/// 8 MiB blocks — for large-upload tests, benchmarks and trying uploads by hand. `each` sees
+/// every byte written, in order (a checksum). The `mdat` must stay under 4 GiB.
+pub fn write_large_mp4(
+    path: &std::path::Path,
+    size: u64,
+    seconds: u32,
+    mut each: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut head = Mp4 {
+        mdat_len: 0,
+        ..Mp4::new(
+            seconds,
+            vec![
+                Mp4Track::video(b"avc1", 1920, 1080, seconds, 30),
+                Mp4Track::audio(seconds),
+            ],
+        )
+    }
+    .build();
+    head.truncate(head.len() - 8); // the empty mdat
+    let too = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_string());
+    let mdat = size
+        .checked_sub(head.len() as u64 + 8)
+        .ok_or_else(|| too("the size is smaller than the MP4 header"))?;
+    let mdat_box = u32::try_from(mdat + 8).map_err(|_| too("the mdat must stay under 4 GiB"))?;
+    head.extend_from_slice(&mdat_box.to_be_bytes());
+    head.extend_from_slice(b"mdat");
+    let mut f = std::io::BufWriter::with_capacity(8 << 20, std::fs::File::create(path)?);
+    f.write_all(&head)?;
+    each(&head);
+    let mut block: Vec<u8> = (0..8 << 20).map(|i: usize| (i % 251) as u8).collect();
+    let (mut left, mut n) = (mdat, 0u64);
+    while left > 0 {
+        let take = left.min(block.len() as u64) as usize;
+        block[..8].copy_from_slice(&n.to_le_bytes());
+        f.write_all(&block[..take])?;
+        each(&block[..take]);
+        left -= take as u64;
+        n += 1;
+    }
+    f.flush()
+}
