@@ -22,108 +22,28 @@ use chrono::Utc;
 use outpost_core::{Network, Part, PostContent};
 use outpost_store::{NewPost, Store};
 use outpost_testkit::bluesky::BlueskyFake;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "support.rs"]
+mod support;
+use support::{env_u64, find_outpost, memory_kb, Outpost};
 
 const HANDLE: &str = "idle.test";
 const PASSWORD: &str = "idle-bench-app-pass-2k9x";
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// `target/release/outpost`, else `target/debug/outpost`, from this bench's own location
-/// (`target/<profile>/deps/idle_agent-…`).
-fn find_outpost() -> PathBuf {
-    let exe = std::env::current_exe().expect("this bench's path");
-    let target = exe
-        .parent()
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("the target folder above target/<profile>/deps");
-    let name = format!("outpost{}", std::env::consts::EXE_SUFFIX);
-    for profile in ["release", "debug"] {
-        let bin = target.join(profile).join(&name);
-        if bin.is_file() {
-            return bin;
-        }
-    }
-    panic!(
-        "no outpost binary under {} — build it first: cargo build --release -p outpost-cli",
-        target.display()
-    );
-}
-
-struct Env {
-    bin: PathBuf,
-    vars: Vec<(&'static str, String)>,
-}
-
-impl Env {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args(args).env_remove("RUST_LOG");
-        for (k, v) in &self.vars {
-            c.env(k, v);
-        }
-        c
-    }
-
-    /// Runs `outpost ARGS` to completion; panics unless it exits 0. Returns stdout.
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn outpost");
-        if let Some(mut pipe) = child.stdin.take() {
-            if let Some(input) = stdin {
-                pipe.write_all(input.as_bytes()).expect("write stdin");
-            }
-        }
-        let out = child.wait_with_output().expect("wait for outpost");
-        assert!(
-            out.status.success(),
-            "outpost {args:?} failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The agent's `wakes` counter from `outpost --json status`.
-    fn wakes(&self, pid: u32) -> i64 {
-        let out = self.run(&["--json", "status"], None);
-        let v: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
-        v["runners"]
-            .as_array()
-            .and_then(|rs| {
-                rs.iter()
-                    .find(|r| r["pid"].as_u64() == Some(u64::from(pid)))
-                    .and_then(|r| r["wakes"].as_i64())
-            })
-            .unwrap_or_else(|| panic!("the agent (pid {pid}) is not among the runners: {v:#}"))
-    }
-}
-
-/// VmRSS and VmHWM of a process, in kB.
-fn memory_kb(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<u64>().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+/// The agent's `wakes` counter from `outpost --json status`.
+fn wakes(env: &Outpost, pid: u32) -> i64 {
+    let out = env.run(&["--json", "status"], None);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("status --json is JSON");
+    v["runners"]
+        .as_array()
+        .and_then(|rs| {
+            rs.iter()
+                .find(|r| r["pid"].as_u64() == Some(u64::from(pid)))
+                .and_then(|r| r["wakes"].as_i64())
+        })
+        .unwrap_or_else(|| panic!("the agent (pid {pid}) is not among the runners: {v:#}"))
 }
 
 /// CPU time (user + system) of a process, in clock ticks.
@@ -172,15 +92,21 @@ fn main() {
 
     let data = tempfile::tempdir().expect("a data dir");
     let logs = tempfile::tempdir().expect("a folder for the agent's stderr");
-    let env = Env {
+    let env = Outpost {
         bin,
         vars: vec![
-            ("OUTPOST_DATA_DIR", data.path().display().to_string()),
-            ("OUTPOST_BLUESKY_BASE_URL", fake.entryway_url()),
-            ("OUTPOST_BLUESKY_PLC_URL", fake.entryway_url()),
-            ("OUTPOST_SECRET_STORE", "file".into()),
-            ("OUTPOST_SECRETS_KEY", "idle agent bench passphrase".into()),
-            ("OUTPOST_LOG", "info".into()),
+            (
+                "OUTPOST_DATA_DIR".to_string(),
+                data.path().display().to_string(),
+            ),
+            ("OUTPOST_BLUESKY_BASE_URL".to_string(), fake.entryway_url()),
+            ("OUTPOST_BLUESKY_PLC_URL".to_string(), fake.entryway_url()),
+            ("OUTPOST_SECRET_STORE".to_string(), "file".into()),
+            (
+                "OUTPOST_SECRETS_KEY".to_string(),
+                "idle agent bench passphrase".into(),
+            ),
+            ("OUTPOST_LOG".to_string(), "info".into()),
         ],
     };
     env.run(
@@ -249,7 +175,7 @@ fn main() {
         );
     }
     let (rss_warm, _) = memory_kb(pid).expect("the agent's /proc status");
-    let wakes_before = env.wakes(pid);
+    let wakes_before = wakes(&env, pid);
     let cpu_before = cpu_ticks(pid).unwrap_or(0);
     let window_start = Instant::now();
     let mut samples = Vec::new();
@@ -263,7 +189,7 @@ fn main() {
             hwm = hwm.max(peak);
         }
     }
-    let wakes_after = env.wakes(pid);
+    let wakes_after = wakes(&env, pid);
     let measured = window_start.elapsed();
     let cpu_after = cpu_ticks(pid).unwrap_or(0);
     let (rss_end, hwm_end) = memory_kb(pid).expect("the agent's /proc status");
