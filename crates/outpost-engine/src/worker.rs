@@ -471,8 +471,19 @@ async fn run(
                 handle.clone(),
             );
             let now = clock.now();
+            // Continuing two-phase work: the card keeps saying how far it is.
+            let activity = phase.as_ref().map(|p| processing_note(target.network, p));
             match blocking(store, move |s| {
-                s.begin_attempt(&id, &r, i, &k, h.as_deref(), intent_at, now)
+                s.begin_attempt(
+                    &id,
+                    &r,
+                    i,
+                    &k,
+                    h.as_deref(),
+                    intent_at,
+                    now,
+                    activity.as_deref(),
+                )
             })
             .await
             {

@@ -1504,7 +1504,9 @@ impl Store {
     }
 
     /// Records the intent to send part `part` — committed before the network call — and
-    /// marks the target `sending`. Fails with `Conflict` if `runner` no longer holds it.
+    /// marks the target `sending`, with `activity` as what its card says meanwhile (how far
+    /// an upload is; `None` clears an earlier wait's reason). Fails with `Conflict` if
+    /// `runner` no longer holds it.
     #[allow(clippy::too_many_arguments)]
     pub fn begin_attempt(
         &self,
@@ -1515,11 +1517,12 @@ impl Store {
         client_handle: Option<&str>,
         intent_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        activity: Option<&str>,
     ) -> Result<i64> {
         self.write(|tx| {
             let held = tx.execute(
-                "UPDATE targets SET state = 'sending', updated_at = ?3 WHERE id = ?1 AND lease_owner = ?2 AND state IN ('claimed','sending','processing')",
-                params![target_id, runner, to_ms(now)],
+                "UPDATE targets SET state = 'sending', wait_reason = ?4, updated_at = ?3 WHERE id = ?1 AND lease_owner = ?2 AND state IN ('claimed','sending','processing')",
+                params![target_id, runner, to_ms(now), activity],
             )?;
             if held == 0 {
                 return Err(StoreError::Conflict(format!("target {target_id} is no longer held by this runner")));

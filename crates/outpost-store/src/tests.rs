@@ -183,7 +183,7 @@ fn claim_is_atomic_leases_expire_and_are_recovered() {
         vec![got[0].id.clone()]
     );
     // r1 wakes up and tries to act: refused.
-    let e = s.begin_attempt(&got[0].id, "r1", 0, "k", None, later, later);
+    let e = s.begin_attempt(&got[0].id, "r1", 0, "k", None, later, later, None);
     assert!(matches!(e, Err(StoreError::Conflict(_))));
 }
 
@@ -223,7 +223,7 @@ fn thread_parts_are_recorded_in_order_and_publish_the_target() {
         extra: serde_json::json!({}),
     };
     let att = s
-        .begin_attempt(&t.id, "r", 0, "k0", Some("rkey0"), t0(), t0())
+        .begin_attempt(&t.id, "r", 0, "k0", Some("rkey0"), t0(), t0(), None)
         .expect("begin");
     assert_eq!(
         s.in_doubt_attempt(&t.id, 0).expect("doubt").map(|a| a.id),
@@ -501,9 +501,9 @@ impl Sim {
                 .settle_in_doubt(tid, 0, AttemptEnd::NotPublished, None, now);
             let _ = att;
         }
-        let Ok(att) = self
-            .s
-            .begin_attempt(tid, runner, 0, &format!("k-{tid}"), None, now, now)
+        let Ok(att) =
+            self.s
+                .begin_attempt(tid, runner, 0, &format!("k-{tid}"), None, now, now, None)
         else {
             return; // lost the lease: do nothing (never send without the intent recorded)
         };

@@ -69,6 +69,24 @@ describe('PostCard', () => {
     expect(screen.queryByText(/^Waiting:/)).toBeNull();
   });
 
+  it('keeps showing the progress while the next piece is being sent', async () => {
+    let account: Account | undefined;
+    const h = await setup((b: MemoryBackend) => {
+      account = b.addAccount({ id: 'a_yt2', network: 'youtube', handle: 'summit' });
+    });
+    const post = h.backend.insertPost({
+      id: 'p_sending',
+      content: { parts: [{ text: 'Summit day', media: [] }], variants: {}, first_comment: null, options: {} },
+      at: Date.parse('2026-01-01T08:30:00Z'),
+      accounts: [account as Account],
+      states: ['sending'],
+    });
+    const target = post.targets[0];
+    if (target) target.wait_reason = 'uploading to YouTube — 17 % (268.4 MB of 1.6 GB)';
+    h.render(PostCard, { post });
+    expect(screen.getByTestId('target-progress')).toHaveTextContent('uploading to YouTube — 17 %');
+  });
+
   it('links a published network to the live post and offers no reschedule', async () => {
     await card('published');
     expect(screen.getByRole('link', { name: /View post/ }).getAttribute('href')).toMatch(/^https:\/\/bsky\.app\/profile\/me\.bsky\.social\/post\//);
