@@ -27,7 +27,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 const NET: Network = Network::Bluesky;
 const DEFAULT_ENTRYWAY: &str = "https://bsky.social";
@@ -515,33 +514,12 @@ impl Bluesky {
         if let Some(timeout) = call.timeout {
             rb = rb.timeout(timeout);
         }
-        let started = Instant::now();
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(
-                    network = NET.as_str(),
-                    account,
-                    nsid = call.nsid,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    connect = e.is_connect(),
-                    timeout = e.is_timeout(),
-                    "bluesky request failed without an answer"
-                );
-                return Err(http::send_error(NET, call.what, &e, call.creates));
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = match resp.text().await {
-            Ok(b) => b,
-            Err(e) if status.is_success() => {
-                // The server acted; only the answer was lost.
-                return Err(http::send_error(NET, call.what, &e, call.creates));
-            }
-            Err(_) => String::new(),
-        };
-        let duration_ms = started.elapsed().as_millis() as u64;
+        let http::Exchange {
+            status,
+            headers,
+            body,
+            duration_ms,
+        } = http::exchange(NET, rb, account, call.nsid, call.what, call.creates).await?;
         tracing::debug!(
             network = NET.as_str(),
             account,

@@ -236,32 +236,12 @@ impl Facebook {
                 .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
                 .body(bytes),
         };
-        let started = Instant::now();
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(
-                    network = NET.as_str(),
-                    account = account_id,
-                    endpoint = call.endpoint,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    connect = e.is_connect(),
-                    timeout = e.is_timeout(),
-                    "facebook request failed without an answer"
-                );
-                return Err(http::send_error(NET, &call.what, &e, call.creates));
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = match resp.text().await {
-            Ok(b) => b,
-            // The server acted; only the answer was lost.
-            Err(e) if status.is_success() => {
-                return Err(http::send_error(NET, &call.what, &e, call.creates))
-            }
-            Err(_) => String::new(),
-        };
+        let http::Exchange {
+            status,
+            headers,
+            body,
+            duration_ms,
+        } = http::exchange(NET, rb, account_id, call.endpoint, &call.what, call.creates).await?;
         let fbtrace = (!status.is_success())
             .then(|| GraphError::parse(&body).and_then(|e| e.fbtrace_id))
             .flatten();
@@ -271,7 +251,7 @@ impl Facebook {
             endpoint = call.endpoint,
             graph_version = GRAPH_VERSION,
             status = status.as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms,
             app_usage = graph::app_usage_percent(&headers),
             regain_minutes = graph::regain_access_minutes(&headers),
             fbtrace_id = fbtrace.as_deref(),

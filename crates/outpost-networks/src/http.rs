@@ -21,6 +21,61 @@ pub fn user_agent() -> String {
     format!("Outpost/{}", env!("CARGO_PKG_VERSION"))
 }
 
+/// One request's answer, read whole.
+#[derive(Debug)]
+pub struct Exchange {
+    pub status: reqwest::StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+    /// From sending to the end of the body.
+    pub duration_ms: u64,
+}
+
+/// Sends `rb` and reads its whole answer. No answer — or a success whose body was lost, since
+/// the server acted — is the transport error [`send_error`] makes for `what`, logged at debug
+/// with `network`, `account`, `endpoint`, `duration_ms`, `connect` and `timeout`. A failure
+/// status with an unreadable body comes back with an empty body. Each module logs the answer
+/// itself, with the fields its network has (rate-limit headers, trace ids).
+pub async fn exchange(
+    network: Network,
+    rb: reqwest::RequestBuilder,
+    account: &str,
+    endpoint: &str,
+    what: &str,
+    creates: bool,
+) -> Result<Exchange, PublishError> {
+    let started = std::time::Instant::now();
+    let elapsed = || started.elapsed().as_millis() as u64;
+    let resp = match rb.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(
+                network = network.as_str(),
+                account,
+                endpoint,
+                duration_ms = elapsed(),
+                connect = e.is_connect(),
+                timeout = e.is_timeout(),
+                "request failed without an answer"
+            );
+            return Err(send_error(network, what, &e, creates));
+        }
+    };
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = match resp.text().await {
+        Ok(b) => b,
+        Err(e) if status.is_success() => return Err(send_error(network, what, &e, creates)),
+        Err(_) => String::new(),
+    };
+    Ok(Exchange {
+        status,
+        headers,
+        body,
+        duration_ms: elapsed(),
+    })
+}
+
 /// A client builder with Outpost's defaults (rustls, timeouts, no redirects, user agent), for
 /// callers that need to change one thing (a test shortening the timeout).
 pub fn client_builder() -> reqwest::ClientBuilder {

@@ -632,32 +632,20 @@ impl Pinterest {
         if let Some(body) = &call.json {
             rb = rb.json(body);
         }
-        let started = Instant::now();
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(
-                    network = NET.as_str(),
-                    account,
-                    path = call.path.as_str(),
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    connect = e.is_connect(),
-                    timeout = e.is_timeout(),
-                    "pinterest request got no answer"
-                );
-                return Err(http::send_error(NET, call.what, &e, call.creates));
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = match resp.text().await {
-            Ok(b) => b,
-            // The server acted; only the answer was lost.
-            Err(e) if status.is_success() => {
-                return Err(http::send_error(NET, call.what, &e, call.creates))
-            }
-            Err(_) => String::new(),
-        };
+        let http::Exchange {
+            status,
+            headers,
+            body,
+            duration_ms,
+        } = http::exchange(
+            NET,
+            rb,
+            account,
+            call.path.as_str(),
+            call.what,
+            call.creates,
+        )
+        .await?;
         tracing::debug!(
             network = NET.as_str(),
             account,
@@ -669,7 +657,7 @@ impl Pinterest {
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-"),
             remaining = http::rate_limit_remaining(&headers),
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms,
             "pinterest request"
         );
         Ok(Reply {

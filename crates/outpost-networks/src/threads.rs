@@ -175,38 +175,26 @@ impl Threads {
             form.push(("access_token", token.to_string()));
             rb = rb.form(&form);
         }
-        let started = Instant::now();
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(
-                    network = NET.as_str(),
-                    account = auth.account_id.as_str(),
-                    endpoint = call.endpoint,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    connect = e.is_connect(),
-                    timeout = e.is_timeout(),
-                    "threads request failed without an answer"
-                );
-                return Err(http::send_error(NET, &call.what, &e, call.creates));
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = match resp.text().await {
-            Ok(b) => b,
-            // The server acted; only the answer was lost.
-            Err(e) if status.is_success() => {
-                return Err(http::send_error(NET, &call.what, &e, call.creates))
-            }
-            Err(_) => String::new(),
-        };
+        let http::Exchange {
+            status,
+            headers,
+            body,
+            duration_ms,
+        } = http::exchange(
+            NET,
+            rb,
+            auth.account_id.as_str(),
+            call.endpoint,
+            &call.what,
+            call.creates,
+        )
+        .await?;
         tracing::debug!(
             network = NET.as_str(),
             account = auth.account_id.as_str(),
             endpoint = call.endpoint,
             status = status.as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms,
             app_usage = graph::app_usage_percent(&headers),
             "threads request"
         );

@@ -426,42 +426,30 @@ impl YouTube {
                 .header(reqwest::header::CONTENT_LENGTH, len)
                 .body(body),
         };
-        let started = Instant::now();
-        let resp = match rb.send().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(
-                    network = NET.as_str(),
-                    account = auth.account_id.as_str(),
-                    endpoint = call.endpoint,
-                    duration_ms = started.elapsed().as_millis() as u64,
-                    connect = e.is_connect(),
-                    timeout = e.is_timeout(),
-                    "youtube request failed without an answer"
-                );
-                return Err(http::send_error(NET, &call.what, &e, call.creates));
-            }
-        };
-        let mut status = resp.status();
-        let headers = resp.headers().clone();
+        let http::Exchange {
+            mut status,
+            headers,
+            body,
+            duration_ms,
+        } = http::exchange(
+            NET,
+            rb,
+            auth.account_id.as_str(),
+            call.endpoint,
+            &call.what,
+            call.creates,
+        )
+        .await?;
         // The "no 308" variant: 200 with the real status in a header.
         if header(&headers, "x-http-status-code-override").map(str::trim) == Some("308") {
             status = StatusCode::PERMANENT_REDIRECT;
         }
-        let body = match resp.text().await {
-            Ok(b) => b,
-            // The server acted; only the answer was lost.
-            Err(e) if status.is_success() => {
-                return Err(http::send_error(NET, &call.what, &e, call.creates))
-            }
-            Err(_) => String::new(),
-        };
         tracing::debug!(
             network = NET.as_str(),
             account = auth.account_id.as_str(),
             endpoint = call.endpoint,
             status = status.as_u16(),
-            duration_ms = started.elapsed().as_millis() as u64,
+            duration_ms,
             "youtube request"
         );
         Ok(Reply {
