@@ -30,6 +30,7 @@ mod video;
 
 use crate::graph::{self, GraphError};
 use crate::http;
+use crate::secrets;
 use crate::{Choice, Identity, Lookup, PartOutcome, PartRequest, Publisher};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -269,50 +270,25 @@ impl Facebook {
     // Secret store (blocking: run off the async threads)
 
     async fn store_get(&self, key: String) -> Result<Option<Secret>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        match tokio::task::spawn_blocking(move || store.get(&key)).await {
-            Ok(Ok(v)) => Ok(v.filter(|s| !s.is_empty())),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        Ok(secrets::get(&self.secrets, NET, key)
+            .await?
+            .filter(|s| !s.is_empty()))
     }
 
     async fn store_set(&self, key: String, value: Secret) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        match tokio::task::spawn_blocking(move || store.set(&key, &value)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::set(&self.secrets, NET, key, value).await
     }
 
     async fn store_delete(&self, key: String) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        match tokio::task::spawn_blocking(move || store.delete(&key)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::delete(&self.secrets, NET, key).await
     }
 
     async fn load_tokens(&self, owner: &str) -> Result<Option<OAuthTokens>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = owner.to_string();
-        match tokio::task::spawn_blocking(move || OAuthTokens::load(&*store, &id)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::load_tokens(&self.secrets, NET, owner).await
     }
 
     async fn save_tokens(&self, owner: &str, tokens: OAuthTokens) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = owner.to_string();
-        match tokio::task::spawn_blocking(move || tokens.save(&*store, &id)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::save_tokens(&self.secrets, NET, owner, tokens).await
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1006,13 +982,6 @@ fn permanent(message: impl Into<String>) -> PublishError {
 
 fn transient(message: impl Into<String>) -> PublishError {
     PublishError::new(NET, ErrorClass::Transient { retry_after: None }, message)
-}
-
-fn store_error(verb: &str, reason: &str) -> PublishError {
-    transient(format!(
-        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
-        sanitize_message(reason, 120)
-    ))
 }
 
 /// A 2xx answer whose body is not what Graph documents.

@@ -28,13 +28,14 @@ mod video;
 pub use text::{escape_commentary, is_reserved, unescape_commentary, RESERVED};
 
 use crate::http;
+use crate::secrets;
 use crate::{Choice, Identity, Lookup, PartOutcome, PartRequest, Publisher};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use outpost_auth::oauth::{
     ClientAuth, OAuthError, OAuthProfile, Pkce, RedirectRule, TokenEndpoint,
 };
-use outpost_auth::{client_secret_key, OAuthTokens, Secret, SecretStore};
+use outpost_auth::{OAuthTokens, Secret, SecretStore};
 use outpost_core::error::{redact, sanitize_message};
 use outpost_core::{Account, ErrorClass, MediaRef, Network, PublishError, PublishedPart};
 use reqwest::header::HeaderMap;
@@ -376,13 +377,6 @@ fn classify(
     PublishError::new(NET, class, message).with_excerpt(&reply.body, secrets)
 }
 
-fn store_error(verb: &str, reason: &str) -> PublishError {
-    transient(format!(
-        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
-        sanitize_message(reason, 120)
-    ))
-}
-
 /// Whether `urn` is a person or organisation URN with a non-empty id.
 fn is_author_urn(urn: &str) -> bool {
     let person = urn
@@ -677,21 +671,11 @@ impl LinkedIn {
     }
 
     async fn load_tokens(&self, account_id: &str) -> Result<Option<OAuthTokens>, PublishError> {
-        let secrets = self.secrets.clone();
-        let id = account_id.to_string();
-        tokio::task::spawn_blocking(move || OAuthTokens::load(&*secrets, &id))
-            .await
-            .map_err(|e| store_error("read", &e.to_string()))?
-            .map_err(|e| store_error("read", &e.to_string()))
+        secrets::load_tokens(&self.secrets, NET, account_id).await
     }
 
     async fn save_tokens(&self, account_id: &str, tokens: OAuthTokens) -> Result<(), PublishError> {
-        let secrets = self.secrets.clone();
-        let id = account_id.to_string();
-        tokio::task::spawn_blocking(move || tokens.save(&*secrets, &id))
-            .await
-            .map_err(|e| store_error("write", &e.to_string()))?
-            .map_err(|e| store_error("write", &e.to_string()))
+        secrets::save_tokens(&self.secrets, NET, account_id, tokens).await
     }
 
     /// The account's access token; `Reauth` when there is none or it has expired.
@@ -1200,13 +1184,7 @@ impl Publisher for LinkedIn {
                 "no client id is stored for this account — enter your LinkedIn app's client id in Settings → LinkedIn, then connect the account again",
             ));
         };
-        let client_secret = {
-            let secrets = self.secrets.clone();
-            tokio::task::spawn_blocking(move || secrets.get(&client_secret_key(NET.as_str())))
-                .await
-                .map_err(|e| store_error("read", &e.to_string()))?
-                .map_err(|e| store_error("read", &e.to_string()))?
-        };
+        let client_secret = secrets::client_secret(&self.secrets, NET).await?;
         let Some(client_secret) = client_secret else {
             return Err(permanent(
                 "the LinkedIn app's client secret is not stored — enter it in Settings → LinkedIn (or `outpost accounts connect linkedin`)",

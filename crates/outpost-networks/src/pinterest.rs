@@ -24,6 +24,7 @@
 mod video;
 
 use crate::http;
+use crate::secrets;
 use crate::{Choice, Identity, Lookup, MediaByUrl, PartOutcome, PartRequest, Publisher};
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -283,13 +284,6 @@ const RECONNECT: &str =
 fn no_tokens() -> PublishError {
     reauth(format!(
         "no sign-in tokens are stored for this account — {RECONNECT}"
-    ))
-}
-
-fn store_error(verb: &str, reason: &str) -> PublishError {
-    transient(format!(
-        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
-        sanitize_message(reason, 120)
     ))
 }
 
@@ -672,32 +666,15 @@ impl Pinterest {
     // Secret store (blocking: run off the async threads)
 
     async fn store_get(&self, key: String) -> Result<Option<Secret>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        match tokio::task::spawn_blocking(move || store.get(&key)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::get(&self.secrets, NET, key).await
     }
 
     async fn load_tokens(&self, account_id: &str) -> Result<Option<OAuthTokens>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account_id.to_string();
-        match tokio::task::spawn_blocking(move || OAuthTokens::load(&*store, &id)).await {
-            Ok(Ok(t)) => Ok(t),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::load_tokens(&self.secrets, NET, account_id).await
     }
 
     async fn save_tokens(&self, account_id: &str, tokens: OAuthTokens) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account_id.to_string();
-        match tokio::task::spawn_blocking(move || tokens.save(&*store, &id)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::save_tokens(&self.secrets, NET, account_id, tokens).await
     }
 
     async fn auth(&self, account: &Account) -> Result<Auth, PublishError> {

@@ -61,3 +61,46 @@ pub async fn client_secret(
         Err(e) => Err(store_error(network, "read from", &e.to_string())),
     }
 }
+
+/// The secret stored under `key`, if any.
+pub async fn get(
+    secrets: &Arc<dyn SecretStore>,
+    network: Network,
+    key: String,
+) -> Result<Option<Secret>, PublishError> {
+    let store = Arc::clone(secrets);
+    match tokio::task::spawn_blocking(move || store.get(&key)).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(store_error(network, "read from", &e.to_string())),
+        Err(e) => Err(store_error(network, "read from", &e.to_string())),
+    }
+}
+
+/// Stores `value` under `key`.
+pub async fn set(
+    secrets: &Arc<dyn SecretStore>,
+    network: Network,
+    key: String,
+    value: Secret,
+) -> Result<(), PublishError> {
+    let store = Arc::clone(secrets);
+    match tokio::task::spawn_blocking(move || store.set(&key, &value)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(store_error(network, "write to", &e.to_string())),
+        Err(e) => Err(store_error(network, "write to", &e.to_string())),
+    }
+}
+
+/// Removes what is stored under `key` (nothing there is fine).
+pub async fn delete(
+    secrets: &Arc<dyn SecretStore>,
+    network: Network,
+    key: String,
+) -> Result<(), PublishError> {
+    let store = Arc::clone(secrets);
+    match tokio::task::spawn_blocking(move || store.delete(&key)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(store_error(network, "write to", &e.to_string())),
+        Err(e) => Err(store_error(network, "write to", &e.to_string())),
+    }
+}

@@ -37,6 +37,7 @@ mod publish;
 
 use crate::graph::{self, GraphError};
 use crate::http;
+use crate::secrets;
 use crate::{Identity, Lookup, MediaByUrl, PartOutcome, PartRequest, Publisher};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -210,18 +211,11 @@ impl Threads {
     // Secret store (blocking: run off the async threads)
 
     async fn store_get(&self, key: String) -> Result<Option<Secret>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        match tokio::task::spawn_blocking(move || store.get(&key)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::get(&self.secrets, NET, key).await
     }
 
     async fn store_delete(&self, key: String) {
-        let store = Arc::clone(&self.secrets);
-        let done = tokio::task::spawn_blocking(move || store.delete(&key)).await;
-        if !matches!(done, Ok(Ok(()))) {
+        if secrets::delete(&self.secrets, NET, key).await.is_err() {
             tracing::warn!(
                 network = NET.as_str(),
                 "could not remove a used token hand-over from the secret store"
@@ -230,32 +224,15 @@ impl Threads {
     }
 
     async fn store_set(&self, key: String, value: Secret) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        match tokio::task::spawn_blocking(move || store.set(&key, &value)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::set(&self.secrets, NET, key, value).await
     }
 
     async fn load_tokens(&self, account_id: &str) -> Result<Option<OAuthTokens>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account_id.to_string();
-        match tokio::task::spawn_blocking(move || OAuthTokens::load(&*store, &id)).await {
-            Ok(Ok(t)) => Ok(t),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::load_tokens(&self.secrets, NET, account_id).await
     }
 
     async fn save_tokens(&self, account_id: &str, tokens: OAuthTokens) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account_id.to_string();
-        match tokio::task::spawn_blocking(move || tokens.save(&*store, &id)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::save_tokens(&self.secrets, NET, account_id, tokens).await
     }
 
     async fn client_secret(&self) -> Result<Option<Secret>, PublishError> {
@@ -873,13 +850,6 @@ pub(crate) fn permanent(message: impl Into<String>) -> PublishError {
 
 pub(crate) fn transient(message: impl Into<String>) -> PublishError {
     PublishError::new(NET, ErrorClass::Transient { retry_after: None }, message)
-}
-
-fn store_error(verb: &str, reason: &str) -> PublishError {
-    transient(format!(
-        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
-        sanitize_message(reason, 120)
-    ))
 }
 
 /// A 2xx answer whose body is not what Threads documents.
