@@ -1287,13 +1287,6 @@ fn reauth(message: impl Into<String>) -> PublishError {
     PublishError::new(NET, ErrorClass::Reauth, format!("{message} — {RECONNECT}"))
 }
 
-fn store_error(verb: &str, reason: &str) -> PublishError {
-    transient(format!(
-        "could not {verb} the secret store ({}) — Outpost will retry; if it keeps failing, check the keychain (or OUTPOST_SECRET_STORE)",
-        sanitize_message(reason, 120)
-    ))
-}
-
 /// A failed Graph call, classified once by [`graph::classify`].
 fn failed(reply: &Reply, secrets: &[&str]) -> PublishError {
     let status = reply.status.as_u16();

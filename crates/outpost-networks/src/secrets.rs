@@ -104,3 +104,17 @@ pub async fn delete(
         Err(e) => Err(store_error(network, "write to", &e.to_string())),
     }
 }
+
+/// Removes the tokens stored under `owner`.
+pub async fn delete_tokens(
+    secrets: &Arc<dyn SecretStore>,
+    network: Network,
+    owner: &str,
+) -> Result<(), PublishError> {
+    let (store, id) = (Arc::clone(secrets), owner.to_string());
+    match tokio::task::spawn_blocking(move || OAuthTokens::delete(&*store, &id)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(store_error(network, "write to", &e.to_string())),
+        Err(e) => Err(store_error(network, "write to", &e.to_string())),
+    }
+}

@@ -10,9 +10,7 @@
 //!   into a long-lived one; there is no refresh grant (facebook.md), so after about 60 days the
 //!   account is connected again.
 
-use super::{
-    failed, permanent, reauth, store_error, transient, Auth, Call, Instagram, Login, NET, RECONNECT,
-};
+use super::{failed, permanent, reauth, transient, Auth, Call, Instagram, Login, NET, RECONNECT};
 use crate::graph::{self, GraphError};
 use crate::http;
 use crate::secrets;
@@ -62,23 +60,11 @@ const REFRESH_MIN_AGE: chrono::Duration = chrono::Duration::hours(24);
 
 impl Instagram {
     async fn load_tokens(&self, account_id: &str) -> Result<Option<OAuthTokens>, PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account_id.to_string();
-        match tokio::task::spawn_blocking(move || OAuthTokens::load(&*store, &id)).await {
-            Ok(Ok(t)) => Ok(t),
-            Ok(Err(e)) => Err(store_error("read from", &e.to_string())),
-            Err(e) => Err(store_error("read from", &e.to_string())),
-        }
+        secrets::load_tokens(&self.secrets, NET, account_id).await
     }
 
     async fn save_tokens(&self, account_id: &str, tokens: OAuthTokens) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let id = account_id.to_string();
-        match tokio::task::spawn_blocking(move || tokens.save(&*store, &id)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::save_tokens(&self.secrets, NET, account_id, tokens).await
     }
 
     async fn client_secret(&self) -> Result<Option<Secret>, PublishError> {
@@ -86,13 +72,7 @@ impl Instagram {
     }
 
     async fn delete_tokens(&self, owner: &str) -> Result<(), PublishError> {
-        let store = Arc::clone(&self.secrets);
-        let owner = owner.to_string();
-        match tokio::task::spawn_blocking(move || OAuthTokens::delete(&*store, &owner)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(store_error("write to", &e.to_string())),
-            Err(e) => Err(store_error("write to", &e.to_string())),
-        }
+        secrets::delete_tokens(&self.secrets, NET, owner).await
     }
 
     /// Moves long-lived tokens `identify` left for this account to the account's own key.
